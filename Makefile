@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` starts the system, `make test` runs every check CI runs.
+# Both create .venv and install the project into it on first use (and again when the dependencies change).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install fmt readme lint clean
+
+$(STAMP): settings.ini setup.py data-service/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./data-service
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/animal-data-service run
+
+test: $(STAMP)
+	bash tools/test.sh
+
+fmt: $(STAMP)
+	$(BIN)/ruff format nbs tools tests bench data-service
+	$(BIN)/ruff check --fix nbs tools tests bench data-service
+	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_export
+
+readme: $(STAMP)
+	$(BIN)/python tools/make_readme.py
+
+clean:
+	rm -rf $(VENV) _proc _docs .pytest_cache .ruff_cache .coverage
