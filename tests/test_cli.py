@@ -1,0 +1,84 @@
+"""The installed `animal-challenge` console script, run as a user would."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from servers import data_service, free_port
+
+CLI = str(Path(sys.executable).parent / "animal-challenge")
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+@pytest.fixture(scope="module")
+def service_url():
+    with data_service() as url:
+        yield url
+
+
+def test_fetch_writes_csv_with_progress(service_url, tmp_path):
+    out = tmp_path / "points.csv"
+    r = run("fetch", "--seed", "42", "--n", "1000", "--out", str(out), "--data-service-url", service_url)
+    assert r.returncode == 0, r.stderr
+    assert "1000/1000" in r.stderr and f"wrote 1000 points (seed 42) to {out}" in r.stderr
+    df = pd.read_csv(out)
+    assert len(df) == 1000
+    assert df.iloc[0].to_dict() == {
+        "walks_on_n_legs": 2,
+        "height": 1.8966201999039332,
+        "weight": 52.24459269017381,
+        "has_wings": False,
+        "has_tail": True,
+    }
+
+
+def test_fetch_to_stdout(service_url):
+    r = run("fetch", "--n", "2", "--no-progress", "--data-service-url", service_url)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "walks_on_n_legs,height,weight,has_wings,has_tail"
+    assert len(r.stdout.splitlines()) == 3
+
+
+def test_fetch_fails_clearly_when_service_is_down(tmp_path):
+    out = tmp_path / "points.csv"
+    out.write_text("previous content\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run("fetch", "--n", "10", "--out", str(out), "--data-service-url", url, "--retries", "0")
+    assert r.returncode == 1
+    assert f"cannot get points from the data service at {url}" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert out.read_text() == "previous content\n"  # nothing already stored is lost
+
+
+def test_fetch_into_missing_folder(service_url, tmp_path):
+    r = run("fetch", "--n", "3", "--out", str(tmp_path / "nope" / "p.csv"), "--data-service-url", service_url)
+    assert r.returncode == 1
+    assert "folder" in r.stderr and "does not exist" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fetch", "--n", "0"], "argument --n: 0 must be greater than 0"),
+        (["fetch", "--n", "ten"], "argument --n: 'ten' is not a whole number"),
+        (["fetch", "--seed", "1.5"], "argument --seed: invalid int value"),
+        (["fetch", "--timeout", "0"], "--timeout: Input should be greater than 0"),
+        (["fetch", "--data-service-url"], "argument --data-service-url: expected one argument"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_exit_2_and_name_the_flag(args, message):
+    r = run(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("animal-challenge ")
