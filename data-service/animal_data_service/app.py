@@ -18,6 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import FromPath
 from litestar.response import File, Stream
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -293,7 +294,7 @@ _SWAGGER_ASSETS = {
     sync_to_thread=False,
     cache_control=CacheControlHeader(public=True, max_age=24 * 3600),
 )
-def swagger_asset(name: str) -> File:
+def swagger_asset(name: FromPath[str]) -> File:
     "The Swagger UI files `/docs` loads, served by this service so the docs work without internet access."
     if name not in _SWAGGER_ASSETS:
         raise NotFoundException(f"No such documentation asset: {name}")

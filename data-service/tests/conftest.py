@@ -1,0 +1,91 @@
+"""Fixtures of the data service's tests: the real server (console script + uvicorn) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def console_script() -> list[str]:
+    "The `animal-data-service` command installed next to this Python (pip install -e data-service)."
+    script = Path(sys.executable).parent / "animal-data-service"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("animal-data-service")
+    if found:
+        return [found]
+    pytest.fail("the animal-data-service console script is not installed: pip install -e data-service")
+
+
+def free_port() -> int:
+    "A TCP port that was free a moment ago on 127.0.0.1."
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(
+    args: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run `animal-data-service run --port PORT [args]` until the block ends; yield its base URL and process.
+
+    Ready when `GET /api/v1/animals/schema` answers; stopped with SIGTERM (then SIGKILL).
+    """
+    port = port or free_port()
+    command = [*console_script(), "run", "--port", str(port), *(args or [])]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read().decode()}")
+            try:
+                if httpx.get(url + "/api/v1/animals/schema", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer within 30 s")
+            time.sleep(0.05)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        process.stderr.close()
+
+
+@pytest.fixture
+def serve() -> Callable[..., contextmanager]:
+    "`running_server` as a fixture, for tests that start their own server (own flags, env or port)."
+    return running_server
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    "Base URL of a real server (console script, uvicorn) with the default settings, shared by a test module."
+    with running_server() as (url, _):
+        yield url
