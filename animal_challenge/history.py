@@ -158,7 +158,7 @@ class PredictionLog:
     def __exit__(self, *exc) -> None:
         self.close()
 
-# %% ../nbs/07_history.ipynb #57812629
+# %% ../nbs/07_history.ipynb #498424d6
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -176,14 +176,17 @@ def record(
     "Store one row per point with its answer in one transaction; the new rows' ids, in order."
     rows = answer_rows(points, answers, model_version, _now())
     conn = self.db.conn
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0]
-        conn.executemany(_INSERT, [(first + i, *row) for i, row in enumerate(rows)])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0]
+            conn.executemany(_INSERT, [(first + i, *row) for i, row in enumerate(rows)])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as e:
+        raise HistoryError(f"cannot store predictions in {self.path}: {e}") from None
     return list(range(first, first + len(rows)))
 
 # %% ../nbs/07_history.ipynb #5bb88a21
