@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install fmt readme lint clean
+.PHONY: run test install fmt readme docs clean
 
 $(STAMP): settings.ini setup.py data-service/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ fmt: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py
+
+docs: $(STAMP)  ## the documentation site in _docs/ (nbdev_docs where Quarto is installed)
+	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else $(BIN)/python tools/build_docs.py; fi
 
 clean:
 	rm -rf $(VENV) _proc _docs .pytest_cache .ruff_cache .coverage
