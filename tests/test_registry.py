@@ -438,11 +438,11 @@ def test_refused_credentials_are_reported(moto_s3, monkeypatch, pipe):
     store = S3ModelStore(client_for(moto_s3), f"locked-{uuid.uuid4().hex[:12]}", "prod")
     monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto now checks keys: ours are unknown
     with pytest.raises(
-        ModelStoreError, match="the S3 server refused the credentials trying to read active.json from s3://locked-"
+        ModelStoreError, match="the S3 server refused access trying to read active.json from s3://locked-"
     ) as e:
         store.list()
     assert "Check ANIMAL_CHALLENGE_S3_ACCESS_KEY and ANIMAL_CHALLENGE_S3_SECRET_KEY" in str(e.value)
-    with pytest.raises(ModelStoreError, match="refused the credentials trying to open"):
+    with pytest.raises(ModelStoreError, match="refused access trying to open"):
         S3ModelStore(client_for(moto_s3), f"locked-{uuid.uuid4().hex[:12]}", "prod")
 
 
