@@ -82,3 +82,43 @@ def test_bad_arguments_exit_2_and_name_the_flag(args, message):
 def test_version():
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("animal-challenge ")
+
+
+def test_label_names_species_and_outliers_like_the_generator(tmp_path):
+    from animal_data_service.generator import generate
+
+    truth = pd.DataFrame(generate(seed=11, n=2000, labeled=True))
+    src, out = tmp_path / "points.csv", tmp_path / "labeled.csv"
+    truth.drop(columns="label").assign(note="kept").to_csv(src, index=False)
+    r = run("label", str(src), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    labeled = pd.read_csv(out, keep_default_na=False)
+    assert list(labeled.columns) == [*truth.columns.drop("label"), "note", "label", "outlier_reason"]
+    real = truth.label != "noise"
+    kept = labeled.label != "outlier"
+    assert (labeled.label[real & kept] == truth.label[real & kept]).all()
+    assert (kept & ~real).sum() <= 1  # noise inside an animal's box is indistinguishable (about 0.04 % of noise)
+    assert (labeled.outlier_reason[~kept] != "").all() and (labeled.outlier_reason[kept] == "").all()
+    assert "labeled 2000 points:" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("walks_on_n_legs,height,weight,has_wings\n4,3,5000,false\n", "missing column(s) ['has_tail']"),
+        ("walks_on_n_legs,height,weight,has_wings,has_tail\n4,tall,5000,false,true\n", "'height' must hold finite"),
+        ("walks_on_n_legs,height,weight,has_wings,has_tail\n4,3,5000,maybe,true\n", "'has_wings' must be true/false"),
+    ],
+)
+def test_label_refuses_bad_files_clearly(tmp_path, content, message):
+    src = tmp_path / "in.csv"
+    src.write_text(content)
+    r = run("label", str(src), "-o", str(tmp_path / "out.csv"))
+    assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_label_missing_file(tmp_path):
+    r = run("label", str(tmp_path / "absent.csv"))
+    assert r.returncode == 1 and "absent.csv: no such file" in r.stderr
