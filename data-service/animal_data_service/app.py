@@ -23,7 +23,7 @@ from litestar.response import File, Stream
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from animal_data_service import __version__
+from animal_data_service import DEFAULT_MAX_POINTS, __version__
 from animal_data_service.generator import iter_json_chunks
 
 __all__ = [
@@ -37,9 +37,6 @@ __all__ = [
     "create_app",
     "parse_data_request",
 ]
-
-DEFAULT_MAX_POINTS = 1_000_000
-"Default limit of `number_of_datapoints` per request (configurable with `create_app(max_points=...)`)."
 
 SEED_LIMIT = 2**256
 "Seeds must satisfy `abs(seed) < SEED_LIMIT`; within it every seed gives the same points as Python's `random`."

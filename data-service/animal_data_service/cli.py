@@ -17,8 +17,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 
-from animal_data_service import __version__
-from animal_data_service.app import DEFAULT_MAX_POINTS, create_app
+from animal_data_service import DEFAULT_MAX_POINTS, __version__
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ENV_PREFIX", "build_parser", "main"]
 
@@ -124,7 +123,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _run(host: str, port: int, max_points: int) -> None:
-    import uvicorn  # imported here so `--help` stays fast
+    # Imported here so that `--help` and argument errors answer at once, without loading numpy and Litestar.
+    import uvicorn
+
+    from animal_data_service.app import create_app
 
     sock = _bind(host, port)
     config = uvicorn.Config(create_app(max_points=max_points), host=host, port=port, log_level="info")

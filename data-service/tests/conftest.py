@@ -43,11 +43,16 @@ def running_server(
 
     Ready when `GET /api/v1/animals/schema` answers; stopped with SIGTERM (then SIGKILL).
     """
-    port = port or free_port()
-    command = [*console_script(), "run", "--port", str(port), *(args or [])]
+    env = env or {}
+    if "ANIMAL_DATA_SERVICE_PORT" in env:  # the port comes from the environment only
+        port = int(env["ANIMAL_DATA_SERVICE_PORT"])
+        command = [*console_script(), "run", *(args or [])]
+    else:
+        port = port or free_port()
+        command = [*console_script(), "run", "--port", str(port), *(args or [])]
     process = subprocess.Popen(
         command,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -82,6 +87,12 @@ def running_server(
 def serve() -> Callable[..., contextmanager]:
     "`running_server` as a fixture, for tests that start their own server (own flags, env or port)."
     return running_server
+
+
+@pytest.fixture
+def unused_port() -> int:
+    "A free TCP port on 127.0.0.1."
+    return free_port()
 
 
 @pytest.fixture(scope="module")
