@@ -11,7 +11,7 @@ __all__ = ['Label', 'Trainer', 'NO_TOKEN', 'JSON_BODY_ERRORS', 'POINT_BODY_LIMIT
            'ready', 'list_models', 'get_model', 'activate_model', 'train_model', 'training_job', 'name_bad_fields',
            'swagger_assets', 'openapi_config', 'load_active', 'create_app', 'serve']
 
-# %% ../nbs/08_api.ipynb #6d8c1b62
+# %% ../nbs/08_api.ipynb #6cbbd379
 import hmac
 import json
 import logging
@@ -49,7 +49,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,7 +61,7 @@ from .history import OUTPUTS, HistoryError, PredictionLog, UnknownPrediction
 from .registry import VERSION_ID, ModelStore, ModelStoreError, ModelVersion, open_store
 from .schema import FEATURES, LABELS, AnimalPoint
 
-# %% ../nbs/08_api.ipynb #a3d6a772
+# %% ../nbs/08_api.ipynb #85453467
 Label = Literal[LABELS]  # a species or "outlier": what a prediction can say
 
 
@@ -69,7 +69,9 @@ class BatchRequest(BaseModel):
     "Points to classify in one call."
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    points: list[AnimalPoint] = Field(description="The points, at most `max_batch` of them (10 000 by default).")
+    points: list[AnimalPoint] = Field(
+        min_length=1, description="The points: at least one, at most `max_batch` (10 000 by default)."
+    )
 
 
 class Feedback(BaseModel):
@@ -358,7 +360,7 @@ def classify(
         raise ServiceUnavailableException(f"the prediction was not stored, so it is not returned: {e}") from None
     return version.id, [Prediction(id=i, model_version=version.id, **a) for i, a in zip(ids, answers, strict=True)]
 
-# %% ../nbs/08_api.ipynb #29ae9518
+# %% ../nbs/08_api.ipynb #fb1ac610
 JSON_BODY_ERRORS = {
     400: "The body is not valid JSON or a field is wrong; `extra` names each field and what is wrong with it.",
     413: "The body is larger than the endpoint accepts.",
@@ -382,7 +384,7 @@ def health() -> dict[str, str]:
     opt={"body": AnimalPoint},
     tags=["predictions"],
 )
-def predict(data: AnimalPoint, state: State) -> Prediction:
+def predict(data: JSONBody[AnimalPoint], state: State) -> Prediction:
     "Classify one point: a species with probabilities, interval and conformal set, or `outlier` with reasons."
     return classify(state, [data])[1][0]
 
@@ -395,7 +397,7 @@ def predict(data: AnimalPoint, state: State) -> Prediction:
     opt={"body": BatchRequest},
     tags=["predictions"],
 )
-def predict_batch(data: BatchRequest, state: State) -> BatchPrediction:
+def predict_batch(data: JSONBody[BatchRequest], state: State) -> BatchPrediction:
     "Classify up to `max_batch` points (10 000 by default) in one call; answers in the order of the points."
     limit = state.settings.max_batch
     if len(data.points) > limit:
@@ -404,13 +406,13 @@ def predict_batch(data: BatchRequest, state: State) -> BatchPrediction:
     version, predictions = classify(state, data.points)
     return BatchPrediction(model_version=version, predictions=predictions)
 
-# %% ../nbs/08_api.ipynb #073c1658
+# %% ../nbs/08_api.ipynb #12f77d82
 @get("/predictions", sync_to_thread=True, raises=[ValidationException], tags=["predictions"])
 def list_predictions(
     state: State,
-    limit: Annotated[int, Parameter(ge=1, le=1000, description="Most predictions to return.")] = 50,
-    offset: Annotated[int, Parameter(ge=0, le=2**62, description="Predictions to skip (newest first).")] = 0,
-    species: Annotated[Label | None, Parameter(description="Only predictions with this label.")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Most predictions to return.")] = 50,
+    offset: Annotated[int, QueryParameter(ge=0, le=2**62, description="Predictions to skip (newest first).")] = 0,
+    species: Annotated[Label | None, QueryParameter(description="Only predictions with this label.")] = None,
 ) -> list[StoredPrediction]:
     "Stored predictions, newest first, a page at a time."
     records = state.log.recent(limit, offset, species)
@@ -425,7 +427,7 @@ def list_predictions(
     opt={"body": Feedback},
     tags=["predictions"],
 )
-def give_feedback(prediction_id: int, data: Feedback, state: State) -> StoredPrediction:
+def give_feedback(prediction_id: FromPath[int], data: JSONBody[Feedback], state: State) -> StoredPrediction:
     "Record the true species (or `outlier`) of a stored prediction; retraining can add these points."
     try:
         return stored_prediction(state.log.add_feedback(prediction_id, data.species))
@@ -499,7 +501,7 @@ def _version(state: State, version_id: str) -> ModelVersion:
             raise ServiceUnavailableException(f"the model store is unavailable: {problem}") from None
         raise NotFoundException(str(e)) from None
 
-# %% ../nbs/08_api.ipynb #1c5f6c8a
+# %% ../nbs/08_api.ipynb #fca9c158
 @get("/models", sync_to_thread=True, raises=[ServiceUnavailableException], tags=["models"])
 def list_models(state: State) -> list[ModelVersion]:
     "Every stored model version, newest first, with its metrics and provenance."
@@ -515,7 +517,7 @@ def list_models(state: State) -> list[ModelVersion]:
     raises=[NotFoundException, ServiceUnavailableException],
     tags=["models"],
 )
-def get_model(version_id: str, state: State) -> ModelVersion:
+def get_model(version_id: FromPath[str], state: State) -> ModelVersion:
     "One stored version: metrics, provenance, features, library versions, whether it is active."
     return _version(state, version_id)
 
@@ -529,7 +531,7 @@ def get_model(version_id: str, state: State) -> ModelVersion:
     raises=[NotAuthorizedException, PermissionDeniedException, NotFoundException, ServiceUnavailableException],
     tags=["models"],
 )
-def activate_model(version_id: str, state: State) -> ModelVersion:
+def activate_model(version_id: FromPath[str], state: State) -> ModelVersion:
     "Serve a stored version from now on (it is loaded and checked first; the old one answers until then)."
     _version(state, version_id)
     store = _store(state)
@@ -543,7 +545,7 @@ def activate_model(version_id: str, state: State) -> ModelVersion:
     state.active.swap(model, version)
     return version
 
-# %% ../nbs/08_api.ipynb #aa7e2131
+# %% ../nbs/08_api.ipynb #46043ec3
 @post(
     "/models/train",
     status_code=202,
@@ -554,7 +556,7 @@ def activate_model(version_id: str, state: State) -> ModelVersion:
     opt={"body": TrainRequest},
     tags=["models"],
 )
-def train_model(data: TrainRequest, state: State) -> TrainingJob:
+def train_model(data: JSONBody[TrainRequest], state: State) -> TrainingJob:
     "Start training a new version in the background; predictions keep being served. Poll `/models/jobs/{id}`."
     for part, problem in [
         ("model store", probe(state.stores.check)),
@@ -566,7 +568,7 @@ def train_model(data: TrainRequest, state: State) -> TrainingJob:
 
 
 @get("/models/jobs/{job_id:str}", sync_to_thread=False, raises=[NotFoundException], tags=["models"])
-def training_job(job_id: str, state: State) -> TrainingJob:
+def training_job(job_id: FromPath[str], state: State) -> TrainingJob:
     "A training job's state, stage and progress, and the version it produced."
     return state.jobs.get(job_id)
 

@@ -1,0 +1,469 @@
+"""The REST API: every endpoint and error path through Litestar's test client, and end to end with real servers."""
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from moto.server import ThreadedMotoServer
+from servers import free_port
+
+from animal_challenge.api import create_app
+from animal_challenge.config import Settings
+from animal_challenge.history import HistoryError, PredictionLog
+from animal_challenge.registry import LocalModelStore, ModelStore, ModelVersion, open_store
+
+TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DOG = {"walks_on_n_legs": 4, "height": 0.5, "weight": 20.0, "has_wings": False, "has_tail": True}
+CHICKEN = {"walks_on_n_legs": 2, "height": 0.3, "weight": 2.0, "has_wings": True, "has_tail": True}
+KANGAROO = {"walks_on_n_legs": 2, "height": 1.8, "weight": 60.0, "has_wings": False, "has_tail": True}
+SPIDER = {"walks_on_n_legs": 8, "height": 0.02, "weight": 0.01, "has_wings": False, "has_tail": False}
+PROVENANCE = {"service_url": "http://test", "seed": 0, "n": 0, "n_outliers": 0, "label_counts": {}}
+
+
+class FakeModel:
+    "A stand-in for AnimalModel with its predict() columns: wings → chicken, > 4 legs → outlier, else dog."
+
+    def __init__(self, confidence: float = 0.9):
+        self.confidence = confidence
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        c = self.confidence
+        species = np.where(df.walks_on_n_legs > 4, "outlier", np.where(df.has_wings, "chicken", "dog"))
+        out = pd.DataFrame({"species": species})
+        out["reasons"] = [["walks on more than 4 legs"] if s == "outlier" else [] for s in species]
+        out["probabilities"] = [
+            {} if s == "outlier" else {"dog": c if s == "dog" else 1 - c, "chicken": c if s == "chicken" else 1 - c}
+            for s in species
+        ]
+        out["confidence"] = np.where(species == "outlier", 0.0, c)
+        out["confidence_low"], out["confidence_high"] = out.confidence - 0.05, np.minimum(out.confidence + 0.05, 1)
+        out["conformal_set"] = [[] if s == "outlier" else [s] for s in species]
+        return out
+
+
+TRUSTED = (f"{FakeModel.__module__}.FakeModel",)
+
+
+def save_version(store: ModelStore, confidence: float = 0.9, activate: bool = True) -> ModelVersion:
+    "Store a fake model version (active unless told otherwise)."
+    version = store.save(FakeModel(confidence), {"metrics": {"accuracy": confidence}, "provenance": PROVENANCE})
+    return store.activate(version.id) if activate else version
+
+
+def fake_trainer(seed, n, settings, store, extra_points=None, activate=True, progress=None) -> ModelVersion:
+    "The signature of training.train_and_store, training nothing."
+    calls.append({"seed": seed, "n": n, "extra_points": extra_points})
+    for stage in ("fetch", "fit"):
+        progress(stage, 0.5)
+        time.sleep(0.05)
+    return save_version(store, confidence=0.8, activate=activate)
+
+
+calls: list[dict] = []
+
+
+def app_for(tmp_path: Path, store: ModelStore | None = None, **settings) -> Litestar:
+    "An app over a fresh history; the data service is down unless `data_service_url` is given."
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, data_service_url="http://127.0.0.1:9", **settings)
+    return create_app(settings, store=store, trainer=fake_trainer, trusted=TRUSTED)
+
+
+@pytest.fixture
+def store(tmp_path) -> LocalModelStore:
+    store = LocalModelStore(tmp_path / "models", trusted=TRUSTED)
+    save_version(store)
+    return store
+
+
+@pytest.fixture
+def client(tmp_path, store) -> Iterator[TestClient]:
+    with TestClient(app_for(tmp_path, store, max_batch=50)) as client:
+        yield client
+
+
+def keys(response) -> list[str]:
+    "The fields a 400 answer names."
+    return [e.get("key") for e in response.json().get("extra", [])]
+
+
+# --- health and readiness
+
+
+def test_health_says_alive(client):
+    assert client.get("/health").json() == {"status": "alive"}
+
+
+def test_ready_with_a_model_but_no_data_service_is_degraded(client, store):
+    r = client.get("/ready")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["model_version"] == store.active_id()
+    assert list(body["problems"]) == ["data_service"]
+    assert "cannot reach the data service at http://127.0.0.1:9" in body["problems"]["data_service"]
+
+
+def test_ready_without_a_model_says_how_to_train_one(tmp_path):
+    empty = LocalModelStore(tmp_path / "empty")
+    with TestClient(app_for(tmp_path, empty)) as client:
+        r = client.get("/ready")
+        assert r.status_code == 503
+        assert r.json()["status"] == "not ready"
+        assert "holds no model yet; train one with `animal-challenge train" in r.json()["problems"]["model"]
+        refused = client.post("/predict", json=DOG)
+        assert refused.status_code == 503
+        assert "holds no model yet" in refused.json()["detail"]
+
+
+def test_train_if_empty_trains_a_first_model(tmp_path):
+    empty = LocalModelStore(tmp_path / "empty", trusted=TRUSTED)
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN)
+    app = create_app(settings, store=empty, trainer=fake_trainer, train_if_empty=True, trusted=TRUSTED)
+    with TestClient(app) as client:
+        assert "the first model is being trained" in client.post("/predict", json=DOG).json()["detail"]
+        for _ in range(100):
+            if client.get("/ready").json()["model_version"]:
+                break
+            time.sleep(0.05)
+        assert client.post("/predict", json=DOG).json()["model_version"] == empty.active_id()
+
+
+# --- predictions
+
+
+def test_predict_answers_200_with_the_whole_answer_and_stores_it(client, store):
+    r = client.post("/predict", json=DOG)
+    assert r.status_code == 200
+    body = r.json()
+    assert body == {
+        "id": 1,
+        "model_version": store.active_id(),
+        "species": "dog",
+        "reasons": [],
+        "probabilities": {"dog": 0.9, "chicken": pytest.approx(0.1)},
+        "confidence": 0.9,
+        "confidence_low": pytest.approx(0.85),
+        "confidence_high": pytest.approx(0.95),
+        "conformal_set": ["dog"],
+    }
+    stored = client.get("/predictions").json()
+    assert len(stored) == 1
+    assert stored[0]["point"] == DOG
+    assert stored[0]["species"] == "dog" and stored[0]["id"] == 1
+
+
+def test_an_unknown_but_possible_animal_is_an_outlier_not_an_error(client):
+    r = client.post("/predict", json=SPIDER)
+    assert r.status_code == 200
+    assert r.json()["species"] == "outlier"
+    assert r.json()["reasons"] == ["walks on more than 4 legs"]
+
+
+BAD_POINTS = [
+    ({k: v for k, v in DOG.items() if k != "weight"}, "weight"),  # missing
+    ({**DOG, "has_wings": "yes"}, "has_wings"),  # no "yes" for a bool
+    ({**DOG, "height": "1.5"}, "height"),  # no "1.5" for a float
+    ({**DOG, "walks_on_n_legs": 4.5}, "walks_on_n_legs"),
+    ({**DOG, "height": -1.0}, "height"),
+    ({**DOG, "weight": 0}, "weight"),
+    ({**DOG, "walks_on_n_legs": -1}, "walks_on_n_legs"),
+    ({**DOG, "walks_on_n_legs": 1001}, "walks_on_n_legs"),
+    ({**DOG, "colour": "brown"}, "colour"),  # unknown extra field
+    ({**DOG, "has_tail": None}, "has_tail"),
+]
+
+
+@pytest.mark.parametrize(("point", "field"), BAD_POINTS)
+def test_bad_points_are_refused_naming_the_field(client, point, field):
+    r = client.post("/predict", json=point)
+    assert r.status_code == 400
+    assert keys(r) == [field]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_naming_the_field(client, value):
+    body = json.dumps(DOG).replace("20.0", value)
+    r = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert keys(r) == ["weight"]
+    assert r.json()["extra"][0]["message"] == "Input should be a finite number"
+
+
+def test_nan_inside_a_batch_names_the_point(client):
+    body = json.dumps({"points": [DOG, DOG]}).replace("20.0", "NaN", 2)
+    r = client.post("/predict/batch", content=body, headers={"content-type": "application/json"})
+    assert keys(r) == ["points.0.weight", "points.1.weight"]
+
+
+def test_a_body_that_is_not_json_or_not_a_point_is_400(client):
+    for body in ["{not json", "[1, 2]", '"dog"', ""]:
+        r = client.post("/predict", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400, body
+
+
+def test_an_oversized_body_is_413(client):
+    r = client.post("/predict", content=json.dumps({**DOG, "pad": "x" * 20_000}))
+    assert r.status_code == 413
+    huge = {"points": [DOG] * 2000}  # over the batch body limit for max_batch=50
+    assert client.post("/predict/batch", json=huge).status_code == 413
+
+
+def test_batch_answers_in_order_and_stores_each_point(client):
+    points = [DOG, CHICKEN, SPIDER, DOG]
+    r = client.post("/predict/batch", json={"points": points})
+    assert r.status_code == 200
+    body = r.json()
+    assert [p["species"] for p in body["predictions"]] == ["dog", "chicken", "outlier", "dog"]
+    assert [p["id"] for p in body["predictions"]] == [1, 2, 3, 4]
+    stored = client.get("/predictions", params={"limit": 10}).json()
+    assert [s["point"] for s in stored] == points[::-1]
+
+
+def test_batch_over_the_limit_says_the_limit(client):
+    r = client.post("/predict/batch", json={"points": [DOG] * 51})
+    assert r.status_code == 400
+    assert r.json()["detail"] == "a batch holds at most 50 points, this one has 51: split it"
+    assert keys(r) == ["points"]
+    assert client.get("/predictions").json() == []  # nothing was stored
+
+
+def test_an_empty_batch_is_refused(client):
+    r = client.post("/predict/batch", json={"points": []})
+    assert r.status_code == 400 and keys(r) == ["points"]
+
+
+def test_a_history_that_cannot_be_written_gives_503_not_an_unlogged_answer(tmp_path, store):
+    class BrokenLog(PredictionLog):
+        def record(self, *args, **kwargs):
+            raise HistoryError("disk full")
+
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN)
+    app = create_app(settings, store=store, log=BrokenLog(tmp_path / "h.sqlite"), trusted=TRUSTED)
+    with TestClient(app) as client:
+        r = client.post("/predict", json=DOG)
+        assert r.status_code == 503
+        assert r.json()["detail"] == "the prediction was not stored, so it is not returned: disk full"
+
+
+# --- history and feedback
+
+
+def test_predictions_are_listed_newest_first_with_paging_and_filter(client):
+    client.post("/predict/batch", json={"points": [DOG, CHICKEN, SPIDER, DOG, CHICKEN]})
+    ids = lambda **params: [p["id"] for p in client.get("/predictions", params=params).json()]  # noqa: E731
+    assert ids() == [5, 4, 3, 2, 1]
+    assert ids(limit=2, offset=1) == [4, 3]
+    assert ids(species="chicken") == [5, 2]
+    assert ids(species="outlier") == [3]
+    assert ids(species="elephant") == []
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"offset": -1}, {"species": "unicorn"}])
+def test_bad_paging_parameters_are_400(client, params):
+    r = client.get("/predictions", params=params)
+    assert r.status_code == 400
+    assert keys(r) == list(params)
+
+
+def test_feedback_is_stored_and_checked(client):
+    pid = client.post("/predict", json=KANGAROO).json()["id"]
+    r = client.post(f"/predictions/{pid}/feedback", json={"species": "kangaroo"})
+    assert r.status_code == 200
+    assert r.json()["feedback"] == "kangaroo" and r.json()["species"] == "dog"
+    assert client.get("/predictions").json()[0]["feedback"] == "kangaroo"
+    assert client.post(f"/predictions/{pid + 1}/feedback", json={"species": "dog"}).status_code == 404
+    bad = client.post(f"/predictions/{pid}/feedback", json={"species": "unicorn"})
+    assert bad.status_code == 400 and keys(bad) == ["species"]
+    assert keys(client.post(f"/predictions/{pid}/feedback", json={"label": "dog"})) == ["species", "label"]
+
+
+# --- models
+
+
+def test_models_are_listed_and_shown_with_metrics_and_provenance(client, store):
+    active = store.active_id()
+    listed = client.get("/models").json()
+    assert [m["id"] for m in listed] == [active]
+    assert listed[0]["active"] is True
+    shown = client.get(f"/models/{active}").json()
+    assert shown["metrics"] == {"accuracy": 0.9}
+    assert shown["provenance"]["service_url"] == "http://test"
+    assert client.get("/models/20000101T000000Z-abcdef").status_code == 404
+    assert client.get("/models/not-an-id").status_code == 404
+
+
+def test_activation_needs_the_token_and_swaps_the_model_at_once(client, store):
+    old = store.active_id()
+    new = save_version(store, confidence=0.7, activate=False).id
+    assert client.post(f"/models/{new}/activate").status_code == 401
+    wrong = client.post(f"/models/{new}/activate", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert client.post("/predict", json=DOG).json()["model_version"] == old
+    r = client.post(f"/models/{new}/activate", headers=AUTH)
+    assert r.status_code == 200 and r.json()["id"] == new and r.json()["active"] is True
+    answer = client.post("/predict", json=DOG).json()
+    assert (answer["model_version"], answer["confidence"]) == (new, 0.7)
+    assert store.active_id() == new
+    assert client.post("/models/20000101T000000Z-abcdef/activate", headers=AUTH).status_code == 404
+
+
+def test_a_tampered_version_is_not_activated(client, store, tmp_path):
+    new = save_version(store, activate=False).id
+    artifact = tmp_path / "models" / "versions" / new / "model.skops"
+    artifact.write_bytes(artifact.read_bytes() + b"x")
+    r = client.post(f"/models/{new}/activate", headers=AUTH)
+    assert r.status_code == 409
+    assert "checksum mismatch" in r.json()["detail"]
+    assert client.post("/predict", json=DOG).json()["model_version"] != new
+
+
+def test_without_a_configured_token_training_and_activation_say_how_to_set_one(tmp_path, store):
+    app = create_app(Settings(data_dir=tmp_path), store=store, trusted=TRUSTED)
+    with TestClient(app) as client:
+        for r in [
+            client.post(f"/models/{store.active_id()}/activate", headers=AUTH),
+            client.post("/models/train", json={}, headers=AUTH),
+        ]:
+            assert r.status_code == 403
+            assert "ANIMAL_CHALLENGE_API_TOKEN" in r.json()["detail"] and "--token" in r.json()["detail"]
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/models/jobs/{job_id}").json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_training_runs_as_a_job_and_swaps_in_the_new_model(tmp_path, store, monkeypatch):
+    monkeypatch.setattr("animal_challenge.api.data_service_answers", lambda url: None)
+    calls.clear()
+    with TestClient(app_for(tmp_path, store)) as client:
+        pid = client.post("/predict", json=KANGAROO).json()["id"]
+        client.post(f"/predictions/{pid}/feedback", json={"species": "kangaroo"})
+        assert client.post("/models/train", json={"seed": 3, "n": 500}).status_code == 401
+        r = client.post("/models/train", json={"seed": 3, "n": 500, "include_feedback": True}, headers=AUTH)
+        assert r.status_code == 202
+        job = r.json()
+        assert job["state"] in ("queued", "running") and job["seed"] == 3
+        done = wait_for_job(client, job["id"])
+        assert done["state"] == "succeeded" and done["progress"] == 1.0 and done["error"] is None
+        assert done["version_id"] == store.active_id()
+        assert client.post("/predict", json=DOG).json()["model_version"] == done["version_id"]
+        corrected = calls[-1]["extra_points"]
+        assert corrected.to_dict("records") == [{**KANGAROO, "label": "kangaroo"}]
+        assert client.get("/models/jobs/nope").status_code == 404
+
+
+def test_a_failed_training_job_keeps_the_model_and_says_why(tmp_path, store, monkeypatch):
+    monkeypatch.setattr("animal_challenge.api.data_service_answers", lambda url: None)
+
+    def broken(**kwargs):
+        raise RuntimeError("the data service vanished")
+
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN)
+    with TestClient(create_app(settings, store=store, trainer=broken, trusted=TRUSTED)) as client:
+        before = store.active_id()
+        job = client.post("/models/train", json={"n": 500}, headers=AUTH).json()
+        done = wait_for_job(client, job["id"])
+        assert done["state"] == "failed"
+        assert done["error"] == "RuntimeError: the data service vanished"
+        assert client.post("/predict", json=DOG).json()["model_version"] == before
+
+
+def test_training_with_the_data_service_down_is_503_with_the_reason(client):
+    r = client.post("/models/train", json={"n": 500}, headers=AUTH)
+    assert r.status_code == 503
+    assert r.json()["detail"].startswith("cannot train now, the data service is unavailable: cannot reach")
+
+
+@pytest.mark.parametrize("body", [{"n": "500"}, {"n": 10}, {"seed": -1}, {"include_feedback": "yes"}, {"x": 1}])
+def test_bad_training_requests_name_the_field(client, body):
+    r = client.post("/models/train", json=body, headers=AUTH)
+    assert r.status_code == 400
+    assert keys(r) == list(body)
+
+
+# --- a store that goes away
+
+
+@contextmanager
+def own_moto() -> Iterator[ThreadedMotoServer]:
+    "A moto S3 server this test may stop."
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        with suppress(Exception):  # already stopped by the test
+            server.stop()
+
+
+def test_predictions_continue_when_the_s3_store_goes_down(tmp_path, monkeypatch):
+    monkeypatch.setattr("animal_challenge.api.data_service_answers", lambda url: None)
+    with own_moto() as moto:
+        host, port = moto.get_host_and_port()
+        settings = Settings(data_dir=tmp_path, api_token=TOKEN, store="s3://models/api", s3_endpoint=f"{host}:{port}")
+        store = open_store(settings.store_location, settings, TRUSTED)
+        version = save_version(store)
+        with TestClient(create_app(settings, trainer=fake_trainer, trusted=TRUSTED)) as client:
+            assert client.get("/ready").json()["status"] == "ready"
+            moto.stop()
+            assert client.post("/predict", json=DOG).json()["model_version"] == version.id
+            ready = client.get("/ready")
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+            assert "cannot reach the S3 server" in ready.json()["problems"]["store"]
+            train = client.post("/models/train", json={"n": 500}, headers=AUTH)
+            assert train.status_code == 503
+            assert "the model store is unavailable" in train.json()["detail"]
+            assert client.get("/models").status_code == 503
+            assert client.post(f"/models/{version.id}/activate", headers=AUTH).status_code == 503
+            assert len(client.get("/predictions").json()) == 1  # nothing stored was lost
+
+
+def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, store="s3://models/api", s3_endpoint="127.0.0.1:9")
+    with TestClient(create_app(settings, trusted=TRUSTED)) as client:
+        r = client.get("/ready")
+        assert r.status_code == 503
+        assert "cannot reach the S3 server" in r.json()["problems"]["model"]
+        assert "cannot reach the S3 server" in client.post("/predict", json=DOG).json()["detail"]
+
+
+# --- docs
+
+
+def test_docs_render_from_local_assets_and_the_spec_is_served(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text  # no CDN: every asset comes from the API itself
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js", "favicon-32x32.png"]:
+        assert f"/docs/assets/{asset}" in page.text
+        assert client.get(f"/docs/assets/{asset}").status_code == 200
+    spec = client.get("/docs/openapi.json").json()
+    assert set(spec["paths"]) == {
+        "/health",
+        "/ready",
+        "/predict",
+        "/predict/batch",
+        "/predictions",
+        "/predictions/{prediction_id}/feedback",
+        "/models",
+        "/models/train",
+        "/models/jobs/{job_id}",
+        "/models/{version_id}",
+        "/models/{version_id}/activate",
+    }
+    assert spec["paths"]["/predict"]["post"]["responses"].keys() >= {"200", "400", "413", "503"}
+    assert spec["paths"]["/models/train"]["post"]["security"] == [{"bearer": []}]
