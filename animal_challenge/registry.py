@@ -8,7 +8,7 @@ __all__ = ['ARTIFACT', 'METADATA', 'POINTER', 'VERSION_ID', 'TRAIN_COMMAND', 'LI
            'record_bytes', 'parse_record', 'dump_model', 'load_model', 'ModelStore', 'write_atomic', 'publish_folder',
            'LocalModelStore', 's3_client', 's3_errors', 'S3ModelStore', 'open_store']
 
-# %% ../nbs/06_registry.ipynb #6dfda5b4
+# %% ../nbs/06_registry.ipynb #12588585
 import errno
 import fcntl
 import hashlib
@@ -39,7 +39,7 @@ import animal_challenge
 from .config import Settings
 from .schema import FEATURES, AnimalPoint
 
-# %% ../nbs/06_registry.ipynb #f32f5fba
+# %% ../nbs/06_registry.ipynb #c5cc29de
 ARTIFACT = "model.skops"  # file of a version's model
 METADATA = "metadata.json"  # file of a version's record; a version exists once this is written
 POINTER = "active.json"  # the active version, the versions active before it and the log of switches
@@ -50,7 +50,7 @@ TRAIN_COMMAND = "animal-challenge train --seed 42 --n 10000"  # how a user puts 
 class ModelStoreError(RuntimeError):
     "The model store cannot be reached or written, or holds no such version, or one that was changed."
 
-# %% ../nbs/06_registry.ipynb #16c8e6ff
+# %% ../nbs/06_registry.ipynb #6477dde0
 class Provenance(BaseModel):
     "Where a model's training data came from: enough to fetch and clean the same points again."
 
@@ -62,7 +62,7 @@ class Provenance(BaseModel):
     n_outliers: int = Field(ge=0, description="Points dropped as outliers.")
     label_counts: dict[str, int] = Field(description="Kept points per discovered species.")
 
-# %% ../nbs/06_registry.ipynb #5aa1c78d
+# %% ../nbs/06_registry.ipynb #ec6ac336
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "skops")  # distributions whose versions a stored model depends on
 
 
@@ -76,7 +76,7 @@ def feature_schema() -> dict[str, Any]:
     "The feature names a model reads, in order, and the JSON schema of one point."
     return {"names": list(FEATURES), "point": AnimalPoint.model_json_schema()}
 
-# %% ../nbs/06_registry.ipynb #a90fee11
+# %% ../nbs/06_registry.ipynb #667e3b77
 class ModelVersion(BaseModel):
     "One stored model: its id, checksum, metrics, provenance, features, library versions, and whether it is active."
 
@@ -92,7 +92,7 @@ class ModelVersion(BaseModel):
     libraries: dict[str, str] = Field(description="Versions of Python and of the libraries it was built with.")
     active: bool = Field(False, description="Whether it is the version that answers predictions.")
 
-# %% ../nbs/06_registry.ipynb #f7a3d764
+# %% ../nbs/06_registry.ipynb #5ba63edd
 def new_version_id(
     now: datetime | None = None,  # the time of the save (default: now)
 ) -> str:
@@ -100,7 +100,7 @@ def new_version_id(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}"
 
-# %% ../nbs/06_registry.ipynb #b0d32ca3
+# %% ../nbs/06_registry.ipynb #2fcbdba8
 def check_version_id(
     version_id: str,  # an id a user gave
 ) -> str:
@@ -112,7 +112,7 @@ def check_version_id(
         )
     return version_id
 
-# %% ../nbs/06_registry.ipynb #5ced5433
+# %% ../nbs/06_registry.ipynb #df50dd51
 def _seal(body: dict) -> str:
     "SHA-256 of `body` as canonical JSON."
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -125,7 +125,7 @@ def record_bytes(
     body = version.model_dump(mode="json", exclude={"active"})
     return json.dumps(body | {"metadata_sha256": _seal(body)}, indent=2, sort_keys=True).encode()
 
-# %% ../nbs/06_registry.ipynb #d6f9eb4d
+# %% ../nbs/06_registry.ipynb #7d1286b4
 def parse_record(
     data: bytes,  # the bytes of a `metadata.json`
     version_id: str,  # the version it was read for
@@ -151,7 +151,7 @@ def parse_record(
         raise ModelStoreError(f"the metadata stored as version {version_id} belongs to version {version.id}")
     return version
 
-# %% ../nbs/06_registry.ipynb #66471d26
+# %% ../nbs/06_registry.ipynb #0e1fd832
 def _untrusted(data: bytes, trusted: Sequence[str]) -> list[str]:
     "The types in the skops bytes `data` that are neither trusted by skops by default nor in `trusted`."
     return sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
@@ -174,7 +174,7 @@ def dump_model(
         )
     return data
 
-# %% ../nbs/06_registry.ipynb #4270bcd0
+# %% ../nbs/06_registry.ipynb #7756bd87
 def load_model(
     data: bytes,  # skops bytes whose checksum was verified
     trusted: Sequence[str],  # type names, besides skops' defaults, that may be built
@@ -193,7 +193,7 @@ def load_model(
     except Exception as e:
         raise ModelStoreError(f"version {version_id} cannot be loaded: {type(e).__name__}: {e}") from None
 
-# %% ../nbs/06_registry.ipynb #b3439f01
+# %% ../nbs/06_registry.ipynb #1e5f8c59
 class ModelStore(ABC):
     "Versions of trained models, one of them active; a backend decides only where the bytes live."
 
@@ -231,7 +231,7 @@ class ModelStore(ABC):
         "A context in which no other writer changes the pointer (where the backend can lock)."
         return nullcontext()
 
-# %% ../nbs/06_registry.ipynb #3d001275
+# %% ../nbs/06_registry.ipynb #70986f50
 def _write_file(path: Path, data: bytes) -> None:
     "Create `path` with `data`, flushed to disk."
     with open(path, "xb") as f:
@@ -252,7 +252,7 @@ def write_atomic(
     finally:
         tmp.unlink(missing_ok=True)
 
-# %% ../nbs/06_registry.ipynb #16dbd5e1
+# %% ../nbs/06_registry.ipynb #127deffb
 def publish_folder(
     final: Path,  # the folder the files should end up in; must not exist yet
     files: dict[str, bytes],  # file name -> content
@@ -268,7 +268,7 @@ def publish_folder(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/06_registry.ipynb #6f243262
+# %% ../nbs/06_registry.ipynb #89f17ad9
 class LocalModelStore(ModelStore):
     "A model store in a folder: the embedded default, no server needed."
 
@@ -330,7 +330,7 @@ class LocalModelStore(ModelStore):
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-# %% ../nbs/06_registry.ipynb #3a876185
+# %% ../nbs/06_registry.ipynb #98ad7485
 def _plain(o: Any) -> Any:
     "`o` as a JSON value if it is a numpy number or array, else a `TypeError`."
     if hasattr(o, "tolist"):
@@ -368,7 +368,7 @@ def save(
     self._publish(version.id, {ARTIFACT: data, METADATA: record_bytes(version)})
     return version
 
-# %% ../nbs/06_registry.ipynb #681b3bf1
+# %% ../nbs/06_registry.ipynb #6f1cde64
 @patch
 def _pointer(self: ModelStore) -> dict[str, Any]:
     "The stored pointer: `active`, `previous` (oldest first) and `log`; an empty one if nothing was activated."
@@ -398,7 +398,7 @@ def history(self: ModelStore) -> list[dict[str, str]]:
     "Every activation and rollback in this store, oldest first, with its time."
     return self._pointer()["log"]
 
-# %% ../nbs/06_registry.ipynb #613ccdfc
+# %% ../nbs/06_registry.ipynb #990ea176
 @patch
 def _record(self: ModelStore, version_id: str, active_id: str | None) -> ModelVersion:
     "The checked record of `version_id`, marked active if it is `active_id`."
@@ -425,7 +425,7 @@ def list(self: ModelStore) -> list[ModelVersion]:
     versions = [self._record(v, active) for v in self._version_ids()]
     return sorted(versions, key=lambda v: (v.created_at, v.id), reverse=True)
 
-# %% ../nbs/06_registry.ipynb #4aadcb50
+# %% ../nbs/06_registry.ipynb #2f92726b
 @patch
 def _no_active(self: ModelStore) -> ModelStoreError:
     "The error for loading the active model of a store that has none."
@@ -462,7 +462,7 @@ def load(
         )
     return load_model(data, self.trusted if trusted is None else trusted, version_id), version
 
-# %% ../nbs/06_registry.ipynb #09d9bfc2
+# %% ../nbs/06_registry.ipynb #fa0312c3
 @patch
 def _switch(self: ModelStore, pointer: dict, version_id: str, previous: list[str], action: str) -> None:
     "Write a pointer that makes `version_id` active, with `previous` as the rollback stack and the switch logged."
@@ -485,7 +485,7 @@ def activate(
             self._switch(pointer, version_id, previous, "activate")
     return self.get(version_id)
 
-# %% ../nbs/06_registry.ipynb #e6d53631
+# %% ../nbs/06_registry.ipynb #6571b902
 @patch
 def rollback(self: ModelStore) -> str:
     "Re-activate the version that was active before the current one, and return its id."
@@ -502,7 +502,7 @@ def rollback(self: ModelStore) -> str:
         self._switch(pointer, target, previous, "rollback")
     return target
 
-# %% ../nbs/06_registry.ipynb #ba2bde2f
+# %% ../nbs/06_registry.ipynb #427b5b03
 @patch
 def delete(
     self: ModelStore,
@@ -515,7 +515,7 @@ def delete(
         raise ModelStoreError(f"no version {version_id} in {self.location}")
     self._remove(version_id)
 
-# %% ../nbs/06_registry.ipynb #8f125dd2
+# %% ../nbs/06_registry.ipynb #860e88a2
 def s3_client(
     endpoint: str,  # host:port of the S3 server, e.g. 127.0.0.1:9000
     access_key: str,  # S3 access key
@@ -539,7 +539,7 @@ def s3_client(
             f"{endpoint!r} is not an S3 endpoint ({e}); ANIMAL_CHALLENGE_S3_ENDPOINT is host:port, e.g. 127.0.0.1:9000"
         ) from None
 
-# %% ../nbs/06_registry.ipynb #aab8b3bf
+# %% ../nbs/06_registry.ipynb #e6c2ccd7
 DENIED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")  # S3 codes of refused keys or access
 
 
@@ -574,7 +574,7 @@ def s3_errors(
     except ValueError as e:
         raise ModelStoreError(f"cannot {doing} {location}: {e}") from None
 
-# %% ../nbs/06_registry.ipynb #62d21a50
+# %% ../nbs/06_registry.ipynb #87819f2b
 class S3ModelStore(ModelStore):
     "A model store under `prefix` in an S3 bucket (MinIO or any S3 server); the bucket is created if missing."
 
@@ -648,7 +648,7 @@ class S3ModelStore(ModelStore):
             for o in self.client.list_objects(self.bucket, prefix=base, recursive=True):
                 self.client.remove_object(self.bucket, o.object_name)
 
-# %% ../nbs/06_registry.ipynb #a71ffd36
+# %% ../nbs/06_registry.ipynb #67465a6f
 def open_store(
     location: str,  # a folder, or s3://bucket/prefix
     settings: Settings,  # the S3 endpoint and keys, for an s3:// location
