@@ -11,18 +11,29 @@ config = ConfigParser(delimiters=["="])
 config.read("settings.ini", encoding="utf-8")
 cfg = config["DEFAULT"]
 
-expected = "version description keywords author author_email".split()
+expected = ["version", "description", "keywords", "author", "author_email"]
 missing = [o for o in expected if o not in cfg]
 if missing:
     raise SystemExit(f"settings.ini is missing: {', '.join(missing)}")
 
-statuses = ["1 - Planning", "2 - Pre-Alpha", "3 - Alpha", "4 - Beta", "5 - Production/Stable", "6 - Mature", "7 - Inactive"]
-py_versions = "3.11 3.12 3.13".split()
+statuses = [
+    "1 - Planning",
+    "2 - Pre-Alpha",
+    "3 - Alpha",
+    "4 - Beta",
+    "5 - Production/Stable",
+    "6 - Mature",
+    "7 - Inactive",
+]
+py_versions = ["3.11", "3.12", "3.13"]
 
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
 min_python = cfg["min_python"]
 console_scripts = [s for s in cfg.get("console_scripts", "").split() if s]
+
+with open("README.md", encoding="utf-8") as f:
+    long_description = f.read()
 
 setuptools.setup(
     name=cfg["lib_name"].replace("_", "-"),
@@ -39,7 +50,7 @@ setuptools.setup(
     install_requires=requirements,
     extras_require={"dev": dev_requirements},
     python_requires=">=" + min_python,
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=long_description,
     long_description_content_type="text/markdown",
     zip_safe=False,
     entry_points={"console_scripts": console_scripts, "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
