@@ -189,7 +189,7 @@ def record(
         raise HistoryError(f"cannot store predictions in {self.path}: {e}") from None
     return list(range(first, first + len(rows)))
 
-# %% ../nbs/07_history.ipynb #5bb88a21
+# %% ../nbs/07_history.ipynb #09296bc5
 @patch
 def recent(
     self: PredictionLog,
@@ -209,6 +209,8 @@ def get(
     id: int,  # id of a stored prediction
 ) -> dict:
     "The stored prediction `id`, or `UnknownPrediction`."
+    if not -(2**63) <= id < 2**63:  # beyond SQLite's integers: surely no such row
+        raise UnknownPrediction(id)
     rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [id]))
     if not rows:
         raise UnknownPrediction(id)
@@ -220,7 +222,7 @@ def count(self: PredictionLog) -> int:
     "Number of stored predictions."
     return self.db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
 
-# %% ../nbs/07_history.ipynb #e6c7920e
+# %% ../nbs/07_history.ipynb #02721dea
 @patch
 def add_feedback(
     self: PredictionLog,
@@ -230,6 +232,8 @@ def add_feedback(
     "Attach the true `label` to prediction `id`; the updated record, or `UnknownPrediction`."
     if label not in LABELS:
         raise ValueError(f"label {label!r} is not one of {list(LABELS)}")
+    if not -(2**63) <= id < 2**63:  # beyond SQLite's integers: surely no such row
+        raise UnknownPrediction(id)
     cur = self.db.execute(f"UPDATE {TABLE} SET feedback = ?, feedback_at = ? WHERE id = ?", [label, _now(), id])
     if cur.rowcount == 0:
         raise UnknownPrediction(id)

@@ -1,6 +1,7 @@
 """The REST API: every endpoint and error path through Litestar's test client, and end to end with real servers."""
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 from moto.server import ThreadedMotoServer
@@ -92,6 +94,24 @@ def client(tmp_path, store) -> Iterator[TestClient]:
 def keys(response) -> list[str]:
     "The fields a 400 answer names."
     return [e.get("key") for e in response.json().get("extra", [])]
+
+
+@contextmanager
+def serving(app: Litestar) -> Iterator[str]:
+    "Run `app` with uvicorn (one worker, in a thread of this process) on a free port; yields its base URL."
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the API server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 # --- health and readiness
