@@ -7,7 +7,7 @@ __all__ = ['FEATURE_NAMES', 'TRUSTED_TYPES', 'model_features', 'classifier', 'fo
            'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'reasons_for', 'predict',
            'train_model', 'predict_one']
 
-# %% ../nbs/05_model.ipynb #f78ee357
+# %% ../nbs/05_model.ipynb #c33e8e7e
 import math
 
 import numpy as np
@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from .outliers import size_range
 from .schema import OUTLIER
 
-# %% ../nbs/05_model.ipynb #591ee19c
+# %% ../nbs/05_model.ipynb #81b649cb
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
 
 
@@ -38,14 +38,14 @@ def model_features(
         ]
     )
 
-# %% ../nbs/05_model.ipynb #50f6d348
+# %% ../nbs/05_model.ipynb #29490022
 def classifier(
     C: float = 1.0,  # inverse regularisation strength of the logistic regression
 ) -> Pipeline:
     "An unfitted pipeline: standard scaling, then multinomial logistic regression."
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
 
-# %% ../nbs/05_model.ipynb #832ad853
+# %% ../nbs/05_model.ipynb #2f9a9878
 def fold_linear(
     pipe: Pipeline,  # a fitted `classifier()`
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,15 +54,19 @@ def fold_linear(
     w = lr.coef_ / scaler.scale_
     return w, lr.intercept_ - w @ scaler.mean_
 
-# %% ../nbs/05_model.ipynb #4b5ae59e
+# %% ../nbs/05_model.ipynb #31cf19cd
 def log_softmax(
-    logits: np.ndarray,  # (..., k) scores
+    logits: np.ndarray,  # scores, classes along `axis`
+    axis: int = -1,  # the class axis
 ) -> np.ndarray:
-    "Log class probabilities, stable for very confident predictions (where 1 - p underflows)."
-    top = logits.max(axis=-1, keepdims=True)
-    return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+    "Log class probabilities, exact even for very confident predictions (`log1p` of the other classes' mass)."
+    top = np.expand_dims(logits.argmax(axis=axis), axis)
+    shifted = logits - np.take_along_axis(logits, top, axis=axis)
+    others = np.exp(shifted)
+    np.put_along_axis(others, top, 0.0, axis=axis)  # the top class adds exp(0) = 1, which log1p adds back exactly
+    return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
-# %% ../nbs/05_model.ipynb #3311645b
+# %% ../nbs/05_model.ipynb #1fd6214e
 def bootstrap_weights(
     X: np.ndarray,  # training features
     y: np.ndarray,  # training labels
@@ -85,7 +89,7 @@ def bootstrap_weights(
         bs.append(b)
     return np.stack(ws), np.stack(bs)
 
-# %% ../nbs/05_model.ipynb #3aa9c7cb
+# %% ../nbs/05_model.ipynb #b2914658
 def conformal_threshold(
     log_proba_true: np.ndarray,  # log probability of the true class of each calibration point
     level: float = 0.95,  # wanted coverage
@@ -96,7 +100,7 @@ def conformal_threshold(
     rank = math.ceil((n + 1) * level)
     return float("inf") if rank > n else float(scores[rank - 1])
 
-# %% ../nbs/05_model.ipynb #42a47054
+# %% ../nbs/05_model.ipynb #a95a2b41
 def flag_code(
     legs: np.ndarray,  # leg counts
     wings: np.ndarray,  # has wings
@@ -107,7 +111,7 @@ def flag_code(
         np.asarray(legs, dtype=np.int64) * 4 + np.asarray(wings, dtype=np.int64) * 2 + np.asarray(tail, dtype=np.int64)
     )
 
-# %% ../nbs/05_model.ipynb #e9769f6f
+# %% ../nbs/05_model.ipynb #9d3645b5
 def learn_envelopes(
     df: pd.DataFrame,  # validated training points of known species
     y: np.ndarray,  # their species
@@ -122,7 +126,7 @@ def learn_envelopes(
         boxes.append([*r.height, *r.weight])
     return codes, np.array(boxes)
 
-# %% ../nbs/05_model.ipynb #b1c7e064
+# %% ../nbs/05_model.ipynb #1e2cf76f
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -144,21 +148,30 @@ class AnimalModel:
         self.threshold, self.conformal_level = float(threshold), float(conformal_level)
         self.flag_codes, self.boxes = [np.asarray(c) for c in flag_codes], np.asarray(boxes, dtype=float)
         self.known_legs = sorted({int(c) // 4 for cs in self.flag_codes for c in cs})
+        k = len(self.classes)  # every possible conformal set, indexed by its bit mask
+        self._sets = [tuple(c for j, c in enumerate(self.classes) if mask >> j & 1) for mask in range(2**k)]
         self.metrics = metrics or {}
 
-# %% ../nbs/05_model.ipynb #bcd666af
+# %% ../nbs/05_model.ipynb #6f7bbd2b
 def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     "Log probabilities (n, k) of the pipeline, top class (n,), and the bootstrap 2.5/97.5 % of its probability."
-    logp = log_softmax(np.einsum("nd,mkd->mnk", feats, self.weights) + self.intercepts[:, None, :])
-    top = logp[0].argmax(axis=1)
-    boot = np.exp(np.take_along_axis(logp[1:], top[None, :, None], axis=2)[..., 0])
-    low, high = np.percentile(boot, [2.5, 97.5], axis=0) if len(boot) else (np.exp(logp[0].max(1)),) * 2
-    return logp[0], top, low, high
+    m, k, d = self.weights.shape
+    logits = (self.weights.reshape(m * k, d) @ feats.T + self.intercepts.reshape(m * k, 1)).reshape(m, k, -1)
+    logp = log_softmax(logits[0], axis=0)  # (k, n): points last, so every operation runs along long rows
+    top = logp.argmax(axis=0)
+    if m == 1:
+        return logp.T, top, np.exp(logp.max(axis=0)), np.exp(logp.max(axis=0))
+    boot = logits[1:]  # for the interval only the top class's probability matters, and plain precision will do
+    peak = boot.max(axis=1, keepdims=True)
+    lse = peak[:, 0, :] + np.log(np.exp(boot - peak).sum(axis=1))
+    p_top = np.exp(np.take_along_axis(boot, top[None, None, :], axis=1)[:, 0, :] - lse)
+    low, high = np.percentile(p_top, [2.5, 97.5], axis=0)
+    return logp.T, top, low, high
 
 
 AnimalModel._scores = _scores
 
-# %% ../nbs/05_model.ipynb #aa059fb3
+# %% ../nbs/05_model.ipynb #fda3eec7
 def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     "Whether each point is its top species: flags seen for it, and size inside its box."
     code = flag_code(df.walks_on_n_legs.to_numpy(), df.has_wings.to_numpy(), df.has_tail.to_numpy())
@@ -172,7 +185,7 @@ def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
 
 AnimalModel._accept = _accept
 
-# %% ../nbs/05_model.ipynb #0f0b7c48
+# %% ../nbs/05_model.ipynb #b0f474dc
 def reasons_for(
     self: AnimalModel,
     legs: int,  # walks_on_n_legs
@@ -206,7 +219,7 @@ def reasons_for(
 
 AnimalModel.reasons_for = reasons_for
 
-# %% ../nbs/05_model.ipynb #40d95652
+# %% ../nbs/05_model.ipynb #a1fb4096
 def predict(
     self: AnimalModel,
     df: pd.DataFrame,  # validated points
@@ -230,7 +243,7 @@ def predict(
             "confidence": proba[np.arange(len(df)), top],
             "confidence_low": low,
             "confidence_high": high,
-            "conformal_set": [names[row].tolist() for row in in_set],
+            "conformal_set": [list(self._sets[c]) for c in (in_set @ (1 << np.arange(len(names)))).tolist()],
         },
         index=df.index,
     )
@@ -238,7 +251,7 @@ def predict(
 
 AnimalModel.predict = predict
 
-# %% ../nbs/05_model.ipynb #1c96b382
+# %% ../nbs/05_model.ipynb #3bd8459c
 def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFrame, y_test, noise: pd.DataFrame, cv):
     pred = model.predict(test)
     top = [max(p, key=p.get) for p in pred.probabilities]
@@ -262,7 +275,7 @@ def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFram
         "training_counts": {str(k): int(v) for k, v in pd.Series(y_train).value_counts().sort_index().items()},
     }
 
-# %% ../nbs/05_model.ipynb #e440923d
+# %% ../nbs/05_model.ipynb #07a90d1c
 def train_model(
     points: pd.DataFrame,  # validated points
     labels: pd.Series,  # species or `outlier` per point (same index), e.g. from `labeling.label_points`
@@ -297,7 +310,7 @@ def train_model(
     model.metrics = _metrics(model, train, y_train, test, y_test, points[~is_animal], cv)
     return model
 
-# %% ../nbs/05_model.ipynb #b2eff595
+# %% ../nbs/05_model.ipynb #c3f97ae6
 def predict_one(
     self: AnimalModel,
     point: dict,  # the five features, already validated (e.g. an `AnimalPoint` dumped to a dict)
@@ -327,7 +340,7 @@ def predict_one(
 
 AnimalModel.predict_one = predict_one
 
-# %% ../nbs/05_model.ipynb #446ced91
+# %% ../nbs/05_model.ipynb #824eae36
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
     "animal_challenge.model.AnimalModel",
     "sklearn.pipeline.Pipeline",
