@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['SETTING_FIELDS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv', 'cmd_label',
-           'build_parser', 'main']
+           'describe_version', 'cmd_train', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #e13d1e94
+# %% ../nbs/10_cli.ipynb #0d0adb4a
 import argparse
 import sys
 from collections.abc import Callable
@@ -19,9 +19,11 @@ from . import __version__
 from .config import Settings, get_settings
 from .data import DataServiceError, fetch_points
 from .labeling import LabelingError, label_points
+from .registry import ModelStoreError, ModelVersion
 from .schema import OUTLIER, PointValidationError
+from .training import TrainingError, train_and_store
 
-# %% ../nbs/10_cli.ipynb #32559848
+# %% ../nbs/10_cli.ipynb #0ee90f66
 def positive_int(text: str) -> int:
     "`text` as an integer above 0, or an argparse error that says so."
     try:
@@ -32,7 +34,7 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
     return value
 
-# %% ../nbs/10_cli.ipynb #b8ad17bc
+# %% ../nbs/10_cli.ipynb #94b88889
 class CommandError(Exception):
     "A failure of a command that its message fully explains to the user."
 
@@ -53,7 +55,7 @@ def write_atomically(
     finally:
         tmp.unlink(missing_ok=True)
 
-# %% ../nbs/10_cli.ipynb #0c89de05
+# %% ../nbs/10_cli.ipynb #0cb45b18
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     "Fetch points from the data service and write them as CSV."
     df = fetch_points(args.seed, args.n, settings, progress=args.progress)
@@ -64,7 +66,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {len(df)} points (seed {args.seed}) to {args.out}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #7e130897
+# %% ../nbs/10_cli.ipynb #c0238daa
 def read_points_csv(
     path: str,  # a CSV file with a header row
 ) -> pd.DataFrame:
@@ -79,7 +81,7 @@ def read_points_csv(
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise CommandError(f"{path}: not a readable CSV file ({str(e).strip()})") from None
 
-# %% ../nbs/10_cli.ipynb #51c92801
+# %% ../nbs/10_cli.ipynb #691956ac
 def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     "Label the points of a CSV file: species or outlier, with the reason."
     df = read_points_csv(args.input)
@@ -100,7 +102,47 @@ def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     print(f"labeled {len(labeled)} points: {summary}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #6dca9773
+# %% ../nbs/10_cli.ipynb #3fc51115
+def describe_version(
+    version: ModelVersion,  # a stored model
+) -> str:
+    "The id and headline figures of `version`, one per line."
+    m, p = version.metrics, version.provenance
+    lines = [
+        f"version {version.id}{' (active)' if version.active else ''}",
+        f"trained on seed {p.seed}, {p.n} points: {p.n_outliers} outliers, "
+        + ", ".join(f"{v} {k}" for k, v in p.label_counts.items()),
+    ]
+    figures = {
+        "held-out accuracy": "accuracy",
+        "cross-validated accuracy": "cv_accuracy_mean",
+        f"conformal coverage at level {m.get('conformal_level')}": "conformal_coverage",
+        "held-out noise rejected": "noise_rejected",
+        "held-out animals rejected": "real_rejected",
+    }
+    lines += [f"{label}: {m[key]:.4f}" for label, key in figures.items() if m.get(key) is not None]
+    return "\n".join(lines)
+
+# %% ../nbs/10_cli.ipynb #50b44a5b
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    "Train a model on fresh points, store it as a new version and activate it."
+
+    def show(stage: str, fraction: float) -> None:
+        if args.progress:
+            print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
+
+    try:
+        version = train_and_store(
+            args.seed, args.n, settings, activate=args.activate, progress=show, show_download=args.progress
+        )
+    except (ModelStoreError, TrainingError) as e:
+        raise CommandError(str(e)) from None
+    except LabelingError as e:
+        raise CommandError(f"the points of seed {args.seed} cannot be labeled: {e}") from None
+    print(describe_version(version))
+    return 0
+
+# %% ../nbs/10_cli.ipynb #ab3159f0
 def _setting_flag(parser: argparse.ArgumentParser, field: str, **kw) -> None:
     "Add `--<field>` for the setting `field`, documented with its environment variable."
     info = Settings.model_fields[field]
@@ -109,7 +151,7 @@ def _setting_flag(parser: argparse.ArgumentParser, field: str, **kw) -> None:
         "--" + field.replace("_", "-"), dest=field, default=None, help=f"{info.description} [{env}]", **kw
     )
 
-# %% ../nbs/10_cli.ipynb #37cc7def
+# %% ../nbs/10_cli.ipynb #2ce32b2e
 def build_parser() -> argparse.ArgumentParser:
     "The `animal-challenge` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog="animal-challenge", description="Discover, classify and serve animals.")
@@ -130,9 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("input", help="CSV file of points (as `fetch` writes)")
     label.add_argument("--out", "-o", default="-", help="CSV file to write, - for stdout (default -)")
     label.set_defaults(run=cmd_label)
+
+    train = sub.add_parser("train", help="fetch, clean, label, fit, store and activate a new model version")
+    train.add_argument("--seed", type=int, default=42, help="seed of the service's random stream (default 42)")
+    train.add_argument("--n", type=positive_int, default=10_000, help="number of points (default 10000)")
+    train.add_argument("--no-activate", dest="activate", action="store_false", help="store it without activating it")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress")
+    for field in ("store", "data_dir", "data_service_url", "s3_endpoint", "s3_access_key", "s3_secret_key"):
+        _setting_flag(train, field)
+    train.set_defaults(run=cmd_train)
     return parser
 
-# %% ../nbs/10_cli.ipynb #cfc63a24
+# %% ../nbs/10_cli.ipynb #f8efee68
 SETTING_FIELDS = tuple(Settings.model_fields)  # argparse destinations that are settings
 
 

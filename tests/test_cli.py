@@ -122,3 +122,66 @@ def test_label_refuses_bad_files_clearly(tmp_path, content, message):
 def test_label_missing_file(tmp_path):
     r = run("label", str(tmp_path / "absent.csv"))
     assert r.returncode == 1 and "absent.csv: no such file" in r.stderr
+
+
+def test_train_stores_and_activates_a_version_in_a_folder(service_url, tmp_path):
+    store = tmp_path / "models"
+    r = run("train", "--seed", "3", "--n", "3000", "--data-service-url", service_url, "--store", str(store))
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("version ") and first.endswith(" (active)")
+    assert "trained on seed 3, 3000 points" in r.stdout and "held-out accuracy: 1.0000" in r.stdout
+    assert "[ 50%] fitting the model" in r.stderr and "3000/3000" in r.stderr
+    version_id = first.split()[1]
+    assert (store / "versions" / version_id / "model.skops").is_file()
+
+    from animal_challenge.config import Settings
+    from animal_challenge.training import model_store
+
+    s = model_store(Settings(store=str(store)))
+    assert s.active_id() == version_id
+    model, version = s.load()
+    assert (
+        model.predict_one(
+            {"walks_on_n_legs": 4, "height": 3.0, "weight": 5000.0, "has_wings": False, "has_tail": True}
+        )["species"]
+        == "elephant"
+    )
+
+
+def test_train_into_s3(service_url, moto_s3):
+    env = {
+        "ANIMAL_CHALLENGE_S3_ENDPOINT": moto_s3.endpoint,
+        "ANIMAL_CHALLENGE_S3_ACCESS_KEY": moto_s3.access_key,
+        "ANIMAL_CHALLENGE_S3_SECRET_KEY": moto_s3.secret_key,
+    }
+    import os
+
+    r = run(
+        "train",
+        "--n",
+        "2000",
+        "--no-progress",
+        "--data-service-url",
+        service_url,
+        "--store",
+        "s3://cli-models/v",
+        env={**os.environ, **env},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("version ") and r.stderr == ""
+
+
+def test_train_fails_fast_when_the_store_is_unreachable(service_url):
+    url = f"127.0.0.1:{free_port()}"
+    r = run("train", "--n", "1000", "--data-service-url", service_url, "--store", "s3://models", "--s3-endpoint", url)
+    assert r.returncode == 1
+    assert f"cannot reach the S3 server at {url}" in r.stderr and "Traceback" not in r.stderr
+    assert "fetching" not in r.stderr  # nothing was fetched or trained for a store that cannot take the result
+
+
+def test_train_fails_clearly_when_the_data_service_is_down(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run("train", "--n", "1000", "--data-service-url", url, "--store", str(tmp_path))
+    assert r.returncode == 1 and "cannot get points from the data service" in r.stderr
+    assert list(tmp_path.iterdir()) == [] or not any(p.name.startswith("2") for p in tmp_path.iterdir())
