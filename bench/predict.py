@@ -46,7 +46,8 @@ def main() -> None:
     batch_s = min(timed(lambda: model.predict(batch), 3))
     print(f"predict_one (dict in, dict out): {one_ms:.3f} ms per point (target < 1 ms)")
     print(f"predict on a 1-row DataFrame:    {df_ms:.3f} ms per call")
-    print(f"predict on {args.batch} points:     {batch_s:.3f} s = {args.batch / batch_s:,.0f} points/s (target >= 100,000)")
+    rate = args.batch / batch_s
+    print(f"predict on {args.batch} points:     {batch_s:.3f} s = {rate:,.0f} points/s (target >= 100,000)")
 
 
 if __name__ == "__main__":

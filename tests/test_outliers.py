@@ -36,7 +36,7 @@ def test_contract_data_precision_and_recall():
     assert tp / (tp + fn) >= 0.998
 
 
-@pytest.mark.parametrize("spec_seed", range(6))
+@pytest.mark.parametrize("spec_seed", range(10))
 def test_shifted_data_keeps_every_animal_and_catches_noise(spec_seed):
     pts, truth = labeled(spec_seed, 3000, shifted_spec(spec_seed))
     tp, fp, fn = counts([(pts, truth)])
@@ -84,3 +84,10 @@ def test_size_outlier_reason_and_index():
     assert found.dtypes.to_dict() == {"is_outlier": np.dtype(bool), "reason": np.dtype(object)}
     assert found.loc[10_000, "reason"].startswith("height/weight far from every group: 9.00 m, 900 kg")
     assert (found.reason == "").eq(~found.is_outlier).all()
+
+
+def test_haze_carved_into_a_core_is_not_a_group():
+    "Spec 8 (seed 8, n=3000) makes HDBSCAN carve a 'group' of winged noise (0.3-9.8 m, 24-1000 kg): `is_haze` drops it."
+    for spec_seed in range(10):
+        pts, _ = labeled(spec_seed, 3000, shifted_spec(spec_seed))
+        assert sorted((g.legs, g.wings) for g in size_groups(pts)) == [(2, False), (2, True), (4, False), (4, False)]
