@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['Label', 'Trainer', 'NO_TOKEN', 'JSON_BODY_ERRORS', 'POINT_BODY_LIMIT', 'MAX_ID', 'BYTES_PER_POINT', 'CHECK_TIMEOUT',
            'STRICT_BODIES', 'FIRST_TRAINING', 'whole_number', 'Point', 'BatchRequest', 'Feedback', 'TrainRequest',
-           'Prediction', 'BatchPrediction', 'StoredPrediction', 'stored_prediction', 'points_table', 'answers_of',
-           'ActiveModel', 'StoreHandle', 'JobState', 'TrainingJob', 'train_and_store', 'TrainingJobs', 'token_matches',
-           'require_token', 'classify', 'health', 'predict', 'predict_batch', 'list_predictions', 'give_feedback',
-           'probe', 'data_service_answers', 'ready', 'list_models', 'get_model', 'activate_model', 'train_model',
-           'training_job', 'name_bad_fields', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'load_active',
-           'create_app', 'serve']
+           'Prediction', 'BatchPrediction', 'StoredPrediction', 'stored_prediction', 'points_table', 'answers_for',
+           'ActiveModel', 'StoreHandle', 'JobState', 'TrainingJob', 'TrainingJobs', 'token_matches', 'require_token',
+           'classify', 'health', 'predict', 'predict_batch', 'list_predictions', 'give_feedback', 'probe',
+           'data_service_answers', 'ready', 'list_models', 'get_model', 'activate_model', 'train_model', 'training_job',
+           'name_bad_fields', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'load_active', 'create_app',
+           'serve']
 
-# %% ../nbs/08_api.ipynb #4c971c44
+# %% ../nbs/08_api.ipynb #6cb39b4f
 import hmac
 import json
 import logging
@@ -60,8 +60,10 @@ from pydantic import ValidationError as PydanticValidationError
 import animal_challenge
 from .config import Settings
 from .history import OUTPUTS, HistoryError, PredictionLog, UnknownPrediction
+from .model import TRUSTED_TYPES, AnimalModel
 from .registry import VERSION_ID, ModelStore, ModelStoreError, ModelVersion, open_store
 from .schema import FEATURES, LABELS, AnimalPoint
+from .training import train_and_store
 
 # %% ../nbs/08_api.ipynb #5cb3858e
 def whole_number(value: Any) -> Any:
@@ -152,7 +154,7 @@ def stored_prediction(
     rest = {k: v for k, v in record.items() if k not in FEATURES}
     return StoredPrediction(point={f: record[f] for f in FEATURES}, **rest)
 
-# %% ../nbs/08_api.ipynb #7d418d0e
+# %% ../nbs/08_api.ipynb #a3018082
 def points_table(
     points: list[AnimalPoint],  # validated points
 ) -> pd.DataFrame:
@@ -167,12 +169,14 @@ def points_table(
     return pd.DataFrame({f: np.array([getattr(p, f) for p in points], dtype=dtypes[f]) for f in FEATURES})
 
 
-def answers_of(
-    model: Any,  # anything with `predict(df) -> DataFrame` with the `OUTPUTS` columns, like `AnimalModel`
-    table: pd.DataFrame,  # points from `points_table`
+def answers_for(
+    model: AnimalModel,  # or anything with its `predict` and `predict_one`
+    points: list[AnimalPoint],  # validated points
 ) -> list[dict]:
-    "The model's answer for each row of `table`, as dicts with the `OUTPUTS` keys."
-    out = model.predict(table)
+    "The model's answer for each point, as dicts with the `OUTPUTS` keys."
+    if len(points) == 1:
+        return [model.predict_one(vars(points[0]))]
+    out = model.predict(points_table(points))
     cols = [out[c].tolist() for c in OUTPUTS]
     return [dict(zip(OUTPUTS, row, strict=True)) for row in zip(*cols, strict=True)]
 
@@ -199,7 +203,7 @@ class ActiveModel:
             raise ServiceUnavailableException(self.missing)
         return current
 
-# %% ../nbs/08_api.ipynb #0ef9ab2e
+# %% ../nbs/08_api.ipynb #c4488ccb
 class StoreHandle:
     "The model store at `location`, opened on first use and again after a failure."
 
@@ -208,7 +212,7 @@ class StoreHandle:
         location: str,  # a folder or s3://bucket/prefix
         settings: Settings,  # S3 endpoint and keys
         store: ModelStore | None = None,  # an already open store (tests)
-        trusted: tuple[str, ...] = (),  # types a model may contain, see `registry.load_model`
+        trusted: list[str] = TRUSTED_TYPES,  # types a stored model may contain, see `registry.load_model`
     ):
         self.location, self.settings, self.trusted, self._store = location, settings, trusted, store
         self._lock = threading.Lock()
@@ -250,15 +254,8 @@ class TrainingJob(msgspec.Struct, frozen=True):
     error: Annotated[str | None, msgspec.Meta(description="Why it failed.")] = None
     finished_at: str | None = None
 
-# %% ../nbs/08_api.ipynb #b2327b07
+# %% ../nbs/08_api.ipynb #86da94b3
 Trainer = Callable[..., ModelVersion]  # `training.train_and_store`'s signature
-
-
-def train_and_store(**kwargs) -> ModelVersion:
-    "Fetch, clean, label, fit and save a model: `animal_challenge.training.train_and_store`."
-    from animal_challenge.training import train_and_store as train  # the training chapter (06a)
-
-    return train(**kwargs)
 
 
 def _now() -> str:
@@ -361,14 +358,14 @@ def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
-# %% ../nbs/08_api.ipynb #9ca62996
+# %% ../nbs/08_api.ipynb #d7c055bc
 def classify(
     state: State,  # the app's state
     points: list[AnimalPoint],  # validated points
 ) -> tuple[str, list[Prediction]]:
     "The active model's version and its stored answers for `points`."
     model, version = state.active.require()
-    answers = answers_of(model, points_table(points))
+    answers = answers_for(model, points)
     try:
         ids = state.log.record([vars(p) for p in points], answers, version.id)
     except HistoryError as e:
@@ -677,7 +674,7 @@ def _startup(app: Litestar) -> None:
 def _shutdown(app: Litestar) -> None:
     app.state.jobs.shutdown()
 
-# %% ../nbs/08_api.ipynb #c618609a
+# %% ../nbs/08_api.ipynb #49558ad8
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
     store: ModelStore | None = None,  # the model store (default: opened from `settings.store_location`)
@@ -685,7 +682,7 @@ def create_app(
     model_loader: Callable[[ModelStore], tuple[Any, ModelVersion]] = load_active,  # loads the model served at start
     trainer: Trainer = train_and_store,  # what training jobs call
     train_if_empty: bool = False,  # train a first model when the store holds none
-    trusted: tuple[str, ...] = (),  # types a stored model may contain (the model chapter's `TRUSTED_TYPES`)
+    trusted: list[str] = TRUSTED_TYPES,  # types a stored model may contain
 ) -> Litestar:
     "The API as a Litestar app."
     stores = StoreHandle(settings.store_location, settings, store, trusted)

@@ -7,19 +7,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
+from animal_data_service.background import running_service
+from animal_data_service.generator import generate
 from litestar import Litestar
 from litestar.testing import TestClient
 from moto.server import ThreadedMotoServer
 from servers import free_port
 
-from animal_challenge.api import create_app
+from animal_challenge.api import TrainRequest, create_app
 from animal_challenge.config import Settings
 from animal_challenge.history import HistoryError, PredictionLog
+from animal_challenge.model import TRUSTED_TYPES, AnimalModel, train_model
 from animal_challenge.registry import LocalModelStore, ModelStore, ModelVersion, open_store
+from animal_challenge.schema import OUTLIER, validate_points
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,58 +33,46 @@ SPIDER = {"walks_on_n_legs": 8, "height": 0.02, "weight": 0.01, "has_wings": Fal
 PROVENANCE = {"service_url": "http://test", "seed": 0, "n": 0, "n_outliers": 0, "label_counts": {}}
 
 
-class FakeModel:
-    "A stand-in for AnimalModel with its predict() columns: wings → chicken, > 4 legs → outlier, else dog."
-
-    def __init__(self, confidence: float = 0.9):
-        self.confidence = confidence
-
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        c = self.confidence
-        species = np.where(df.walks_on_n_legs > 4, "outlier", np.where(df.has_wings, "chicken", "dog"))
-        out = pd.DataFrame({"species": species})
-        out["reasons"] = [["walks on more than 4 legs"] if s == "outlier" else [] for s in species]
-        out["probabilities"] = [
-            {} if s == "outlier" else {"dog": c if s == "dog" else 1 - c, "chicken": c if s == "chicken" else 1 - c}
-            for s in species
-        ]
-        out["confidence"] = np.where(species == "outlier", 0.0, c)
-        out["confidence_low"], out["confidence_high"] = out.confidence - 0.05, np.minimum(out.confidence + 0.05, 1)
-        out["conformal_set"] = [[] if s == "outlier" else [s] for s in species]
-        return out
+@pytest.fixture(scope="session")
+def animal_model() -> AnimalModel:
+    "A real AnimalModel, trained on 2000 labeled points from the data service's generator."
+    df = pd.DataFrame(generate(seed=1, n=2000, labeled=True))
+    return train_model(validate_points(df), df.label.replace({"noise": OUTLIER}))
 
 
-TRUSTED = (f"{FakeModel.__module__}.FakeModel",)
+@pytest.fixture(scope="session")
+def service_url() -> Iterator[str]:
+    "The real data service, in a thread of this process."
+    with running_service() as url:
+        yield url
 
 
-def save_version(store: ModelStore, confidence: float = 0.9, activate: bool = True) -> ModelVersion:
-    "Store a fake model version (active unless told otherwise)."
-    version = store.save(FakeModel(confidence), {"metrics": {"accuracy": confidence}, "provenance": PROVENANCE})
+def save_version(store: ModelStore, model: AnimalModel, activate: bool = True) -> ModelVersion:
+    "Store `model` as a new version (active unless told otherwise)."
+    version = store.save(model, {"metrics": model.metrics, "provenance": PROVENANCE})
     return store.activate(version.id) if activate else version
 
 
-def fake_trainer(seed, n, settings, store, extra_points=None, activate=True, progress=None) -> ModelVersion:
-    "The signature of training.train_and_store, training nothing."
-    calls.append({"seed": seed, "n": n, "extra_points": extra_points})
-    for stage in ("fetch", "fit"):
-        progress(stage, 0.5)
-        time.sleep(0.05)
-    return save_version(store, confidence=0.8, activate=activate)
+def instant_trainer(model: AnimalModel):
+    "A trainer with `train_and_store`'s signature that stores `model` again instead of training (for error paths)."
 
+    def train(seed, n, settings, store, extra_points=None, activate=True, progress=None) -> ModelVersion:
+        progress("fitting the model", 0.5)
+        return save_version(store, model, activate)
 
-calls: list[dict] = []
+    return train
 
 
 def app_for(tmp_path: Path, store: ModelStore | None = None, **settings) -> Litestar:
     "An app over a fresh history; the data service is down unless `data_service_url` is given."
-    settings = Settings(data_dir=tmp_path, api_token=TOKEN, data_service_url="http://127.0.0.1:9", **settings)
-    return create_app(settings, store=store, trainer=fake_trainer, trusted=TRUSTED)
+    settings = {"data_service_url": "http://127.0.0.1:9", **settings}
+    return create_app(Settings(data_dir=tmp_path, api_token=TOKEN, **settings), store=store)
 
 
 @pytest.fixture
-def store(tmp_path) -> LocalModelStore:
-    store = LocalModelStore(tmp_path / "models", trusted=TRUSTED)
-    save_version(store)
+def store(tmp_path, animal_model) -> LocalModelStore:
+    store = LocalModelStore(tmp_path / "models", trusted=TRUSTED_TYPES)
+    save_version(store, animal_model)
     return store
 
 
@@ -143,17 +134,17 @@ def test_ready_without_a_model_says_how_to_train_one(tmp_path):
         assert "holds no model yet" in refused.json()["detail"]
 
 
-def test_train_if_empty_trains_a_first_model(tmp_path):
-    empty = LocalModelStore(tmp_path / "empty", trusted=TRUSTED)
-    settings = Settings(data_dir=tmp_path, api_token=TOKEN)
-    app = create_app(settings, store=empty, trainer=fake_trainer, train_if_empty=True, trusted=TRUSTED)
-    with TestClient(app) as client:
+def test_train_if_empty_trains_a_first_model(tmp_path, service_url, monkeypatch):
+    monkeypatch.setattr("animal_challenge.api.FIRST_TRAINING", TrainRequest(seed=5, n=2000))
+    empty = LocalModelStore(tmp_path / "empty", trusted=TRUSTED_TYPES)
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, data_service_url=service_url)
+    with TestClient(create_app(settings, store=empty, train_if_empty=True)) as client:
         assert "the first model is being trained" in client.post("/predict", json=DOG).json()["detail"]
-        for _ in range(100):
-            if client.get("/ready").json()["model_version"]:
-                break
-            time.sleep(0.05)
+        deadline = time.monotonic() + 60
+        while not client.get("/ready").json()["model_version"] and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert client.post("/predict", json=DOG).json()["model_version"] == empty.active_id()
+        assert empty.get(empty.active_id()).provenance.seed == 5
 
 
 # --- predictions
@@ -163,17 +154,11 @@ def test_predict_answers_200_with_the_whole_answer_and_stores_it(client, store):
     r = client.post("/predict", json=DOG)
     assert r.status_code == 200
     body = r.json()
-    assert body == {
-        "id": 1,
-        "model_version": store.active_id(),
-        "species": "dog",
-        "reasons": [],
-        "probabilities": {"dog": 0.9, "chicken": pytest.approx(0.1)},
-        "confidence": 0.9,
-        "confidence_low": pytest.approx(0.85),
-        "confidence_high": pytest.approx(0.95),
-        "conformal_set": ["dog"],
-    }
+    served, version = store.load()
+    assert body == {"id": 1, "model_version": version.id, **served.predict_one(DOG)}
+    assert body["species"] == "dog" and body["conformal_set"] == ["dog"] and body["reasons"] == []
+    assert body["probabilities"].keys() == {"kangaroo", "elephant", "chicken", "dog"}
+    assert body["confidence_low"] <= body["confidence"] <= body["confidence_high"]
     stored = client.get("/predictions").json()
     assert len(stored) == 1
     assert stored[0]["point"] == DOG
@@ -184,7 +169,7 @@ def test_an_unknown_but_possible_animal_is_an_outlier_not_an_error(client):
     r = client.post("/predict", json=SPIDER)
     assert r.status_code == 200
     assert r.json()["species"] == "outlier"
-    assert r.json()["reasons"] == ["walks on more than 4 legs"]
+    assert r.json()["reasons"] == ["walks on 8 legs: known animals walk on 2 or 4"]
 
 
 BAD_POINTS = [
@@ -236,12 +221,16 @@ def test_an_oversized_body_is_413(client):
     assert client.post("/predict/batch", json=huge).status_code == 413
 
 
-def test_batch_answers_in_order_and_stores_each_point(client):
+def test_batch_answers_in_order_and_stores_each_point(client, animal_model):
     points = [DOG, CHICKEN, SPIDER, DOG]
     r = client.post("/predict/batch", json={"points": points})
     assert r.status_code == 200
     body = r.json()
     assert [p["species"] for p in body["predictions"]] == ["dog", "chicken", "outlier", "dog"]
+    one_by_one = [animal_model.predict_one(p) for p in points]
+    for got, want in zip(body["predictions"], one_by_one, strict=True):
+        assert got["probabilities"] == pytest.approx(want["probabilities"])
+        assert (got["conformal_set"], got["reasons"]) == (want["conformal_set"], want["reasons"])
     assert [p["id"] for p in body["predictions"]] == [1, 2, 3, 4]
     stored = client.get("/predictions", params={"limit": 10}).json()
     assert [s["point"] for s in stored] == points[::-1]
@@ -266,7 +255,7 @@ def test_a_history_that_cannot_be_written_gives_503_not_an_unlogged_answer(tmp_p
             raise HistoryError("disk full")
 
     settings = Settings(data_dir=tmp_path, api_token=TOKEN)
-    app = create_app(settings, store=store, log=BrokenLog(tmp_path / "h.sqlite"), trusted=TRUSTED)
+    app = create_app(settings, store=store, log=BrokenLog(tmp_path / "h.sqlite"))
     with TestClient(app) as client:
         r = client.post("/predict", json=DOG)
         assert r.status_code == 503
@@ -297,7 +286,7 @@ def test_feedback_is_stored_and_checked(client):
     pid = client.post("/predict", json=KANGAROO).json()["id"]
     r = client.post(f"/predictions/{pid}/feedback", json={"species": "kangaroo"})
     assert r.status_code == 200
-    assert r.json()["feedback"] == "kangaroo" and r.json()["species"] == "dog"
+    assert r.json()["feedback"] == "kangaroo" and r.json()["species"] == "kangaroo"
     assert client.get("/predictions").json()[0]["feedback"] == "kangaroo"
     assert client.post(f"/predictions/{pid + 1}/feedback", json={"species": "dog"}).status_code == 404
     bad = client.post(f"/predictions/{pid}/feedback", json={"species": "unicorn"})
@@ -308,35 +297,35 @@ def test_feedback_is_stored_and_checked(client):
 # --- models
 
 
-def test_models_are_listed_and_shown_with_metrics_and_provenance(client, store):
+def test_models_are_listed_and_shown_with_metrics_and_provenance(client, store, animal_model):
     active = store.active_id()
     listed = client.get("/models").json()
     assert [m["id"] for m in listed] == [active]
     assert listed[0]["active"] is True
     shown = client.get(f"/models/{active}").json()
-    assert shown["metrics"] == {"accuracy": 0.9}
+    assert shown["metrics"]["accuracy"] == animal_model.metrics["accuracy"] > 0.9
     assert shown["provenance"]["service_url"] == "http://test"
+    assert shown["libraries"]["scikit-learn"]
     assert client.get("/models/20000101T000000Z-abcdef").status_code == 404
     assert client.get("/models/not-an-id").status_code == 404
 
 
-def test_activation_needs_the_token_and_swaps_the_model_at_once(client, store):
+def test_activation_needs_the_token_and_swaps_the_model_at_once(client, store, animal_model):
     old = store.active_id()
-    new = save_version(store, confidence=0.7, activate=False).id
+    new = save_version(store, animal_model, activate=False).id
     assert client.post(f"/models/{new}/activate").status_code == 401
     wrong = client.post(f"/models/{new}/activate", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
     assert client.post("/predict", json=DOG).json()["model_version"] == old
     r = client.post(f"/models/{new}/activate", headers=AUTH)
     assert r.status_code == 200 and r.json()["id"] == new and r.json()["active"] is True
-    answer = client.post("/predict", json=DOG).json()
-    assert (answer["model_version"], answer["confidence"]) == (new, 0.7)
+    assert client.post("/predict", json=DOG).json()["model_version"] == new
     assert store.active_id() == new
     assert client.post("/models/20000101T000000Z-abcdef/activate", headers=AUTH).status_code == 404
 
 
-def test_a_tampered_version_is_not_activated(client, store, tmp_path):
-    new = save_version(store, activate=False).id
+def test_a_tampered_version_is_not_activated(client, store, tmp_path, animal_model):
+    new = save_version(store, animal_model, activate=False).id
     artifact = tmp_path / "models" / "versions" / new / "model.skops"
     artifact.write_bytes(artifact.read_bytes() + b"x")
     r = client.post(f"/models/{new}/activate", headers=AUTH)
@@ -346,7 +335,7 @@ def test_a_tampered_version_is_not_activated(client, store, tmp_path):
 
 
 def test_without_a_configured_token_training_and_activation_say_how_to_set_one(tmp_path, store):
-    app = create_app(Settings(data_dir=tmp_path), store=store, trusted=TRUSTED)
+    app = create_app(Settings(data_dir=tmp_path), store=store)
     with TestClient(app) as client:
         for r in [
             client.post(f"/models/{store.active_id()}/activate", headers=AUTH),
@@ -366,14 +355,12 @@ def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
-def test_training_runs_as_a_job_and_swaps_in_the_new_model(tmp_path, store, monkeypatch):
-    monkeypatch.setattr("animal_challenge.api.data_service_answers", lambda url: None)
-    calls.clear()
-    with TestClient(app_for(tmp_path, store)) as client:
+def test_training_runs_as_a_job_and_swaps_in_the_new_model(tmp_path, store, service_url):
+    with TestClient(app_for(tmp_path, store, data_service_url=service_url)) as client:
         pid = client.post("/predict", json=KANGAROO).json()["id"]
         client.post(f"/predictions/{pid}/feedback", json={"species": "kangaroo"})
         assert client.post("/models/train", json={"seed": 3, "n": 500}).status_code == 401
-        r = client.post("/models/train", json={"seed": 3, "n": 500, "include_feedback": True}, headers=AUTH)
+        r = client.post("/models/train", json={"seed": 3, "n": 2000, "include_feedback": True}, headers=AUTH)
         assert r.status_code == 202
         job = r.json()
         assert job["state"] in ("queued", "running") and job["seed"] == 3
@@ -381,8 +368,8 @@ def test_training_runs_as_a_job_and_swaps_in_the_new_model(tmp_path, store, monk
         assert done["state"] == "succeeded" and done["progress"] == 1.0 and done["error"] is None
         assert done["version_id"] == store.active_id()
         assert client.post("/predict", json=DOG).json()["model_version"] == done["version_id"]
-        corrected = calls[-1]["extra_points"]
-        assert corrected.to_dict("records") == [{**KANGAROO, "label": "kangaroo"}]
+        provenance = client.get(f"/models/{done['version_id']}").json()["provenance"]
+        assert (provenance["seed"], provenance["n"], provenance["n_feedback"]) == (3, 2000, 1)
         assert client.get("/models/jobs/nope").status_code == 404
 
 
@@ -393,7 +380,7 @@ def test_a_failed_training_job_keeps_the_model_and_says_why(tmp_path, store, mon
         raise RuntimeError("the data service vanished")
 
     settings = Settings(data_dir=tmp_path, api_token=TOKEN)
-    with TestClient(create_app(settings, store=store, trainer=broken, trusted=TRUSTED)) as client:
+    with TestClient(create_app(settings, store=store, trainer=broken)) as client:
         before = store.active_id()
         job = client.post("/models/train", json={"n": 500}, headers=AUTH).json()
         done = wait_for_job(client, job["id"])
@@ -430,14 +417,19 @@ def own_moto() -> Iterator[ThreadedMotoServer]:
             server.stop()
 
 
-def test_predictions_continue_when_the_s3_store_goes_down(tmp_path, monkeypatch):
-    monkeypatch.setattr("animal_challenge.api.data_service_answers", lambda url: None)
+def test_predictions_continue_when_the_s3_store_goes_down(tmp_path, service_url, animal_model):
     with own_moto() as moto:
         host, port = moto.get_host_and_port()
-        settings = Settings(data_dir=tmp_path, api_token=TOKEN, store="s3://models/api", s3_endpoint=f"{host}:{port}")
-        store = open_store(settings.store_location, settings, TRUSTED)
-        version = save_version(store)
-        with TestClient(create_app(settings, trainer=fake_trainer, trusted=TRUSTED)) as client:
+        settings = Settings(
+            data_dir=tmp_path,
+            api_token=TOKEN,
+            store="s3://models/api",
+            s3_endpoint=f"{host}:{port}",
+            data_service_url=service_url,
+        )
+        store = open_store(settings.store_location, settings, TRUSTED_TYPES)
+        version = save_version(store, animal_model)
+        with TestClient(create_app(settings)) as client:
             assert client.get("/ready").json()["status"] == "ready"
             moto.stop()
             assert client.post("/predict", json=DOG).json()["model_version"] == version.id
@@ -454,7 +446,7 @@ def test_predictions_continue_when_the_s3_store_goes_down(tmp_path, monkeypatch)
 
 def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
     settings = Settings(data_dir=tmp_path, api_token=TOKEN, store="s3://models/api", s3_endpoint="127.0.0.1:9")
-    with TestClient(create_app(settings, trusted=TRUSTED)) as client:
+    with TestClient(create_app(settings)) as client:
         r = client.get("/ready")
         assert r.status_code == 503
         assert "cannot reach the S3 server" in r.json()["problems"]["model"]

@@ -5,20 +5,12 @@ import tempfile
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from test_api import AUTH, TOKEN, TRUSTED, fake_trainer, save_version, serving
+from test_api import AUTH, TOKEN, animal_model, instant_trainer, save_version, serving  # noqa: F401 (a fixture)
 
 from animal_challenge.api import create_app
 from animal_challenge.config import Settings
+from animal_challenge.model import TRUSTED_TYPES
 from animal_challenge.registry import LocalModelStore
-
-
-def api(tmp) -> tuple:
-    "The app under test: a stored fake model, a token, a small batch limit."
-    store = LocalModelStore(tmp / "models", trusted=TRUSTED)
-    save_version(store)
-    config = Settings(data_dir=tmp, api_token=TOKEN, max_batch=100)
-    return create_app(config, store=store, trainer=fake_trainer, trusted=TRUSTED), config
-
 
 # The spec is the one the app serves; reading it needs no server.
 schema = schemathesis.openapi.from_dict(
@@ -27,8 +19,13 @@ schema = schemathesis.openapi.from_dict(
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory):
-    app, config = api(tmp_path_factory.mktemp("fuzz"))
+def base_url(tmp_path_factory, animal_model):  # noqa: F811
+    "The API on a real server, serving a real model; training jobs store that model again (fuzzing asks for many)."
+    tmp = tmp_path_factory.mktemp("fuzz")
+    store = LocalModelStore(tmp / "models", trusted=TRUSTED_TYPES)
+    save_version(store, animal_model)
+    config = Settings(data_dir=tmp, api_token=TOKEN, max_batch=100)
+    app = create_app(config, store=store, trainer=instant_trainer(animal_model))
     with serving(app) as url:
         # Training only checks that the data service answers HTTP: let the API itself answer.
         app.state.settings = config.model_copy(update={"data_service_url": url})
