@@ -10,6 +10,7 @@ import importlib.util
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,25 @@ def _parse_int_literal(literal: str) -> int | _OversizedInt:
     return int(literal) if len(literal) <= _MAX_INT_DIGITS else _OversizedInt(literal)
 
 
+_EXACT_FLOAT_INTS = 2**53  # every integer up to this is exactly a double, so `3.0` or `1e3` means just that integer
+
+
+def _parse_float_literal(literal: str) -> int | float:
+    """`parse_float` for `json.loads`: a number written with a fraction or exponent whose value is a whole number
+    (`3.0`, `1e3`) is that integer, as JSON Schema's "integer" (and the public service) has it; any other stays
+    a float and is refused. Whole numbers beyond 2**53 stay floats too: as doubles they may not be what was
+    written."""
+    value = Decimal(literal)
+    if value.is_finite() and value == value.to_integral_value() and abs(value) <= _EXACT_FLOAT_INTS:
+        return int(value)
+    return float(literal)
+
+
 class DataRequest(BaseModel):
     """Body of `POST /api/v1/animals/data`. Both fields are optional; unknown fields are ignored."""
 
-    # strict: only JSON integers are integers (no "3", 1.5, 1.0 or true); extra fields are ignored, as the
-    # public (FastAPI) service does.
+    # strict: no "3", true or 1.5 (whole numbers written as 3.0 or 1e3 arrive as ints, see
+    # `_parse_float_literal`); extra fields are ignored, as the public (FastAPI) service does.
     model_config = ConfigDict(strict=True, extra="ignore")
 
     seed: int = Field(
@@ -183,7 +198,7 @@ def parse_data_request(
             [{"loc": ["body"], "msg": f"Field required: send a JSON object such as {_EXAMPLE_BODY}", "type": "missing"}]
         )
     try:
-        document = json.loads(raw, parse_int=_parse_int_literal)
+        document = json.loads(raw, parse_int=_parse_int_literal, parse_float=_parse_float_literal)
     except UnicodeDecodeError as error:
         raise InvalidDataRequest(
             [{"loc": ["body"], "msg": f"Body is not UTF-8 encoded JSON: {error.reason}", "type": "json_invalid"}]
@@ -342,6 +357,8 @@ def _request_body(max_points: int) -> RequestBody:
                             type=OpenAPIType.INTEGER,
                             default=fields["seed"].default,
                             description=fields["seed"].description,
+                            minimum=-(SEED_LIMIT - 1),
+                            maximum=SEED_LIMIT - 1,
                         ),
                         "number_of_datapoints": Schema(
                             type=OpenAPIType.INTEGER,

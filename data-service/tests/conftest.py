@@ -96,6 +96,13 @@ def unused_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def small_server() -> Iterator[str]:
+    "Base URL of a real server that allows at most 50 points per request (cheap to fuzz)."
+    with running_server(args=["--max-points", "50"]) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
     "Base URL of a real server (console script, uvicorn) with the default settings, shared by a test module."
     with running_server() as (url, _):
