@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['FLAGS', 'SETTING_FIELDS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv',
-           'cmd_label', 'describe_version', 'cmd_train', 'cmd_api', 'build_parser', 'main']
+           'cmd_label', 'describe_version', 'cmd_train', 'cmd_api', 'cmd_up', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #12951dc1
+# %% ../nbs/10_cli.ipynb #e9b2356e
 import argparse
 import sys
 from collections.abc import Callable
@@ -22,8 +22,9 @@ from .labeling import LabelingError, label_points
 from .registry import ModelStoreError, ModelVersion
 from .schema import OUTLIER, PointValidationError
 from .training import TrainingError, train_and_store
+from .up import StartupError, run_local_system
 
-# %% ../nbs/10_cli.ipynb #e3e5e785
+# %% ../nbs/10_cli.ipynb #0ae9e197
 def positive_int(text: str) -> int:
     "`text` as an integer above 0, or an argparse error that says so."
     try:
@@ -34,7 +35,7 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
     return value
 
-# %% ../nbs/10_cli.ipynb #723251ea
+# %% ../nbs/10_cli.ipynb #b6d1b941
 class CommandError(Exception):
     "A failure of a command that its message fully explains to the user."
 
@@ -55,7 +56,7 @@ def write_atomically(
     finally:
         tmp.unlink(missing_ok=True)
 
-# %% ../nbs/10_cli.ipynb #8f033c0d
+# %% ../nbs/10_cli.ipynb #f3bbdeff
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     "Fetch points from the data service and write them as CSV."
     df = fetch_points(args.seed, args.n, settings, progress=args.progress)
@@ -66,7 +67,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {len(df)} points (seed {args.seed}) to {args.out}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #ecca3297
+# %% ../nbs/10_cli.ipynb #a879af65
 def read_points_csv(
     path: str,  # a CSV file with a header row
 ) -> pd.DataFrame:
@@ -81,7 +82,7 @@ def read_points_csv(
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise CommandError(f"{path}: not a readable CSV file ({str(e).strip()})") from None
 
-# %% ../nbs/10_cli.ipynb #9f391b14
+# %% ../nbs/10_cli.ipynb #a78d1e3d
 def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     "Label the points of a CSV file: species or outlier, with the reason."
     df = read_points_csv(args.input)
@@ -102,7 +103,7 @@ def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     print(f"labeled {len(labeled)} points: {summary}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #7ab1ecfe
+# %% ../nbs/10_cli.ipynb #617ae8ab
 def describe_version(
     version: ModelVersion,  # a stored model
 ) -> str:
@@ -123,7 +124,7 @@ def describe_version(
     lines += [f"{label}: {m[key]:.4f}" for label, key in figures.items() if m.get(key) is not None]
     return "\n".join(lines)
 
-# %% ../nbs/10_cli.ipynb #1775ffea
+# %% ../nbs/10_cli.ipynb #ae347803
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     "Train a model on fresh points, store it as a new version and activate it."
 
@@ -142,7 +143,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     print(describe_version(version))
     return 0
 
-# %% ../nbs/10_cli.ipynb #e1ae1b51
+# %% ../nbs/10_cli.ipynb #4229b87d
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     "Serve the REST API."
     from animal_challenge.api import serve  # the web stack loads only for the commands that serve
@@ -150,8 +151,16 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     serve(settings, train_if_empty=args.train_if_empty)
     return 0
 
-# %% ../nbs/10_cli.ipynb #109cb8dc
-FLAGS: dict[str, str] = {}  # the flag of each setting that has one, e.g. api_port -> --port
+# %% ../nbs/10_cli.ipynb #6c258ba0
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    "Run the data service, the API and the dashboard until interrupted."
+    try:
+        return run_local_system(settings, with_data_service=args.data_service, with_dashboard=args.dashboard)
+    except (StartupError, ModelStoreError, LabelingError) as e:
+        raise CommandError(str(e)) from None
+
+# %% ../nbs/10_cli.ipynb #d1a14c93
+FLAGS: dict[tuple[str, str], str] = {}  # (command, setting) -> its flag, e.g. ("api", "api_port") -> "--port"
 
 
 def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str | None = None, **kw) -> None:
@@ -159,11 +168,11 @@ def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str | None 
     info = Settings.model_fields[field]
     env = f"ANIMAL_CHALLENGE_{field.upper()}"
     name = "--" + (flag or field).replace("_", "-")
-    FLAGS[field] = name
+    FLAGS[parser.prog.split()[-1], field] = name
     metavar = (flag or field).upper()
     parser.add_argument(name, dest=field, default=None, metavar=metavar, help=f"{info.description} [{env}]", **kw)
 
-# %% ../nbs/10_cli.ipynb #38b71866
+# %% ../nbs/10_cli.ipynb #29d3f1aa
 def build_parser() -> argparse.ArgumentParser:
     "The `animal-challenge` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog="animal-challenge", description="Discover, classify and serve animals.")
@@ -194,6 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
         _setting_flag(train, field)
     train.set_defaults(run=cmd_train)
 
+    up = sub.add_parser("up", help="run the data service, the API and the dashboard on this machine")
+    for name in ("host", "data_dir", "store", "db", "data_service_port", "api_port", "dashboard_port"):
+        _setting_flag(up, name, type=int if name.endswith("port") else None)
+    _setting_flag(up, "api_token", flag="token")
+    for name in ("s3_endpoint", "s3_access_key", "s3_secret_key"):
+        _setting_flag(up, name)
+    _setting_flag(up, "data_service_url")
+    up.add_argument(
+        "--no-data-service",
+        dest="data_service",
+        action="store_false",
+        help="use the data service at --data-service-url instead of starting one",
+    )
+    up.add_argument("--no-dashboard", dest="dashboard", action="store_false", help="do not start the dashboard")
+    up.set_defaults(run=cmd_up)
+
     api = sub.add_parser("api", help="serve the REST API")
     _setting_flag(api, "host")
     _setting_flag(api, "api_port", flag="port", type=int)
@@ -205,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=cmd_api)
     return parser
 
-# %% ../nbs/10_cli.ipynb #a4c45501
+# %% ../nbs/10_cli.ipynb #3c259a5e
 SETTING_FIELDS = tuple(Settings.model_fields)  # argparse destinations that are settings
 
 
@@ -217,7 +242,9 @@ def main(
     try:
         settings = get_settings(**{k: v for k, v in vars(args).items() if k in SETTING_FIELDS})
     except ValidationError as e:
-        errors = "; ".join(f"{FLAGS.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in e.errors())
+        errors = "; ".join(
+            f"{FLAGS.get((args.command, str(err['loc'][0])), err['loc'][0])}: {err['msg']}" for err in e.errors()
+        )
         print(f"animal-challenge: error: {errors}", file=sys.stderr)
         return 2
     try:

@@ -1,0 +1,88 @@
+"""`animal-challenge up` for real: every part starts, answers, and stops with it, leaving no process behind."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from servers import free_port
+
+CLI = str(Path(sys.executable).parent / "animal-challenge")
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout: float = 180) -> str:
+    "The lines `proc` prints up to and including the one containing `marker`."
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError("up exited early:\n" + "".join(lines))
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError(f"no {marker!r} within {timeout} s:\n" + "".join(lines))
+
+
+@pytest.fixture
+def ports():
+    return {"data_service": free_port(), "api": free_port(), "dashboard": free_port()}
+
+
+def start_up(tmp_path, ports, *extra):
+    cmd = [
+        CLI, "up", "--data-dir", str(tmp_path), "--data-service-port", str(ports["data_service"]),
+        "--api-port", str(ports["api"]), "--dashboard-port", str(ports["dashboard"]), *extra,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMAL_CHALLENGE_")}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
+    proc = start_up(tmp_path, ports, "--no-dashboard")
+    try:
+        out = read_until(proc, "press Ctrl-C to stop")
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        assert "training a first model" in out and "is active" in out
+        api = f"http://127.0.0.1:{ports['api']}"
+        assert f"API           {api}" in out
+        r = httpx.post(
+            api + "/predict",
+            json={"walks_on_n_legs": 4, "height": 3.0, "weight": 5000.0, "has_wings": False, "has_tail": True},
+        )
+        assert r.status_code == 200 and r.json()["species"] == "elephant"
+        assert (tmp_path / "history.sqlite").exists() and (tmp_path / "models").is_dir()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest
+    assert rest.rstrip().endswith("stopped")
+    time.sleep(0.5)
+    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_up_reports_a_port_in_use(tmp_path, ports):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["api"]))
+        taken.listen()
+        proc = start_up(tmp_path, ports, "--no-dashboard")
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 1
+    assert f"port {ports['api']} for the API is already in use (use --api-port)" in out
+    assert "Traceback" not in out
+
+
+def test_up_stops_on_sigterm_too(tmp_path, ports):
+    proc = start_up(tmp_path, ports, "--no-dashboard")
+    read_until(proc, "press Ctrl-C to stop")
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.terminate()
+    proc.communicate(timeout=60)
+    time.sleep(0.5)
+    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
