@@ -73,13 +73,10 @@ class AnimalDataPoint(BaseModel):
 class _OversizedInt:
     """Stands in for an integer literal too long to be a valid value (parsed as such instead of as an int)."""
 
-    def __init__(self, literal: str) -> None:
-        self.digits = len(literal.lstrip("-"))
-
 
 def _parse_int_literal(literal: str) -> int | _OversizedInt:
     "`parse_int` for `json.loads`: refuses absurdly long literals before `int()` spends time on them."
-    return int(literal) if len(literal) <= _MAX_INT_DIGITS else _OversizedInt(literal)
+    return int(literal) if len(literal) <= _MAX_INT_DIGITS else _OversizedInt()
 
 
 _EXACT_FLOAT_INTS = 2**53  # every integer up to this is exactly a double, so `3.0` or `1e3` means just that integer
@@ -202,6 +199,10 @@ def parse_data_request(
     except UnicodeDecodeError as error:
         raise InvalidDataRequest(
             [{"loc": ["body"], "msg": f"Body is not UTF-8 encoded JSON: {error.reason}", "type": "json_invalid"}]
+        ) from None
+    except RecursionError:  # e.g. thousands of nested brackets: Python's parser gives up, the service must not
+        raise InvalidDataRequest(
+            [{"loc": ["body"], "msg": "JSON decode error: nested too deeply", "type": "json_invalid"}]
         ) from None
     except json.JSONDecodeError as error:
         raise InvalidDataRequest(

@@ -167,6 +167,8 @@ BAD_BODIES = [
     ('{"seed": 1,}', ["body", 11], "json_invalid"),
     ("seed=1&number_of_datapoints=3", ["body", 0], "json_invalid"),
     (b"\xff\xfe\xfa", None, "json_invalid"),
+    ("[" * 30_000, ["body"], "json_invalid"),  # too deep for Python's parser: must not be a 500
+    ('{"a":' * 6_000, ["body"], "json_invalid"),
 ]
 
 

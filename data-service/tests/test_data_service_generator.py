@@ -270,3 +270,12 @@ def test_invalid_arguments():
         list(iter_point_batches(1, -1))
     with pytest.raises(ValueError, match="range_shift"):
         shifted_spec(1, range_shift=1.5)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from animal_data_service import generator
+
+    result = doctest.testmod(generator)
+    assert result.attempted >= 4 and result.failed == 0
