@@ -149,3 +149,14 @@ def test_help_documents_the_environment_variables():
     assert result.returncode == 0
     for variable in ("ANIMAL_DATA_SERVICE_HOST", "ANIMAL_DATA_SERVICE_PORT", "ANIMAL_DATA_SERVICE_MAX_POINTS"):
         assert variable in result.stdout
+
+
+def test_in_process_background_service():
+    "`running_service` (for notebooks) serves the real app over HTTP from a thread, on a free port."
+    from animal_data_service.background import running_service
+
+    with running_service(max_points=10) as url:
+        assert httpx.post(url + DATA, json={"seed": 42, "number_of_datapoints": 3}).json() == generate_reference(42, 3)
+        assert httpx.post(url + DATA, json={"number_of_datapoints": 11}).status_code == 422
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/", timeout=2)
