@@ -7,7 +7,7 @@ __all__ = ['FEATURE_NAMES', 'TRUSTED_TYPES', 'model_features', 'classifier', 'fo
            'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'reasons_for', 'predict',
            'train_model', 'predict_one']
 
-# %% ../nbs/05_model.ipynb #c33e8e7e
+# %% ../nbs/05_model.ipynb #06fadacf
 import math
 
 import numpy as np
@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from .outliers import size_range
 from .schema import OUTLIER
 
-# %% ../nbs/05_model.ipynb #81b649cb
+# %% ../nbs/05_model.ipynb #cb072dbe
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
 
 
@@ -38,14 +38,14 @@ def model_features(
         ]
     )
 
-# %% ../nbs/05_model.ipynb #29490022
+# %% ../nbs/05_model.ipynb #c3e86294
 def classifier(
     C: float = 1.0,  # inverse regularisation strength of the logistic regression
 ) -> Pipeline:
     "An unfitted pipeline: standard scaling, then multinomial logistic regression."
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
 
-# %% ../nbs/05_model.ipynb #2f9a9878
+# %% ../nbs/05_model.ipynb #1d5442cf
 def fold_linear(
     pipe: Pipeline,  # a fitted `classifier()`
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def fold_linear(
     w = lr.coef_ / scaler.scale_
     return w, lr.intercept_ - w @ scaler.mean_
 
-# %% ../nbs/05_model.ipynb #31cf19cd
+# %% ../nbs/05_model.ipynb #cf998286
 def log_softmax(
     logits: np.ndarray,  # scores, classes along `axis`
     axis: int = -1,  # the class axis
@@ -66,7 +66,7 @@ def log_softmax(
     np.put_along_axis(others, top, 0.0, axis=axis)  # the top class adds exp(0) = 1, which log1p adds back exactly
     return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
-# %% ../nbs/05_model.ipynb #1fd6214e
+# %% ../nbs/05_model.ipynb #717ed148
 def bootstrap_weights(
     X: np.ndarray,  # training features
     y: np.ndarray,  # training labels
@@ -77,19 +77,18 @@ def bootstrap_weights(
 ) -> tuple[np.ndarray, np.ndarray]:
     "Folded weights (n_models, k, d) and intercepts (n_models, k) of pipelines fit on stratified bootstrap resamples."
     rng = rng or np.random.default_rng(0)
-    classes = np.unique(y)
+    _, codes = np.unique(y, return_inverse=True)  # integer classes in sorted order: cheap to fit, same order
+    by_class = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
     share = min(1.0, max_rows / len(y))
     ws, bs = [], []
     for _ in range(n_models):
-        rows = np.concatenate(
-            [rng.choice(idx, max(2, math.ceil(share * len(idx)))) for idx in (np.flatnonzero(y == c) for c in classes)]
-        )
-        w, b = fold_linear(classifier(C).fit(X[rows], y[rows]))
+        rows = np.concatenate([rng.choice(idx, max(2, math.ceil(share * len(idx)))) for idx in by_class])
+        w, b = fold_linear(classifier(C).fit(X[rows], codes[rows]))
         ws.append(w)
         bs.append(b)
     return np.stack(ws), np.stack(bs)
 
-# %% ../nbs/05_model.ipynb #b2914658
+# %% ../nbs/05_model.ipynb #32cdab5e
 def conformal_threshold(
     log_proba_true: np.ndarray,  # log probability of the true class of each calibration point
     level: float = 0.95,  # wanted coverage
@@ -100,7 +99,7 @@ def conformal_threshold(
     rank = math.ceil((n + 1) * level)
     return float("inf") if rank > n else float(scores[rank - 1])
 
-# %% ../nbs/05_model.ipynb #a95a2b41
+# %% ../nbs/05_model.ipynb #a752679e
 def flag_code(
     legs: np.ndarray,  # leg counts
     wings: np.ndarray,  # has wings
@@ -111,7 +110,7 @@ def flag_code(
         np.asarray(legs, dtype=np.int64) * 4 + np.asarray(wings, dtype=np.int64) * 2 + np.asarray(tail, dtype=np.int64)
     )
 
-# %% ../nbs/05_model.ipynb #9d3645b5
+# %% ../nbs/05_model.ipynb #bf2d84a8
 def learn_envelopes(
     df: pd.DataFrame,  # validated training points of known species
     y: np.ndarray,  # their species
@@ -126,7 +125,7 @@ def learn_envelopes(
         boxes.append([*r.height, *r.weight])
     return codes, np.array(boxes)
 
-# %% ../nbs/05_model.ipynb #1e2cf76f
+# %% ../nbs/05_model.ipynb #b36186cf
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -152,7 +151,7 @@ class AnimalModel:
         self._sets = [tuple(c for j, c in enumerate(self.classes) if mask >> j & 1) for mask in range(2**k)]
         self.metrics = metrics or {}
 
-# %% ../nbs/05_model.ipynb #6f7bbd2b
+# %% ../nbs/05_model.ipynb #dc6f0942
 def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     "Log probabilities (n, k) of the pipeline, top class (n,), and the bootstrap 2.5/97.5 % of its probability."
     m, k, d = self.weights.shape
@@ -171,7 +170,7 @@ def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 AnimalModel._scores = _scores
 
-# %% ../nbs/05_model.ipynb #fda3eec7
+# %% ../nbs/05_model.ipynb #204c5195
 def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     "Whether each point is its top species: flags seen for it, and size inside its box."
     code = flag_code(df.walks_on_n_legs.to_numpy(), df.has_wings.to_numpy(), df.has_tail.to_numpy())
@@ -185,7 +184,7 @@ def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
 
 AnimalModel._accept = _accept
 
-# %% ../nbs/05_model.ipynb #b0f474dc
+# %% ../nbs/05_model.ipynb #2f96663d
 def reasons_for(
     self: AnimalModel,
     legs: int,  # walks_on_n_legs
@@ -219,7 +218,7 @@ def reasons_for(
 
 AnimalModel.reasons_for = reasons_for
 
-# %% ../nbs/05_model.ipynb #a1fb4096
+# %% ../nbs/05_model.ipynb #7a659fb8
 def predict(
     self: AnimalModel,
     df: pd.DataFrame,  # validated points
@@ -251,7 +250,7 @@ def predict(
 
 AnimalModel.predict = predict
 
-# %% ../nbs/05_model.ipynb #3bd8459c
+# %% ../nbs/05_model.ipynb #75476d6a
 def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFrame, y_test, noise: pd.DataFrame, cv):
     pred = model.predict(test)
     top = [max(p, key=p.get) for p in pred.probabilities]
@@ -275,7 +274,7 @@ def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFram
         "training_counts": {str(k): int(v) for k, v in pd.Series(y_train).value_counts().sort_index().items()},
     }
 
-# %% ../nbs/05_model.ipynb #07a90d1c
+# %% ../nbs/05_model.ipynb #10272ae6
 def train_model(
     points: pd.DataFrame,  # validated points
     labels: pd.Series,  # species or `outlier` per point (same index), e.g. from `labeling.label_points`
@@ -289,7 +288,7 @@ def train_model(
     "An `AnimalModel` fit on the animals in `points`, calibrated and measured on held-out parts."
     rng = np.random.default_rng(random_state)
     is_animal = (labels != OUTLIER).to_numpy()
-    animals, y = points[is_animal], labels[is_animal].astype(str).to_numpy()
+    animals, y = points[is_animal], np.asarray(labels[is_animal], dtype=str)  # fixed-width text sorts fast
     rest, test, y_rest, y_test = train_test_split(
         animals, y, test_size=test_size, stratify=y, random_state=random_state
     )
@@ -310,7 +309,7 @@ def train_model(
     model.metrics = _metrics(model, train, y_train, test, y_test, points[~is_animal], cv)
     return model
 
-# %% ../nbs/05_model.ipynb #c3f97ae6
+# %% ../nbs/05_model.ipynb #f816fa9f
 def predict_one(
     self: AnimalModel,
     point: dict,  # the five features, already validated (e.g. an `AnimalPoint` dumped to a dict)
@@ -340,7 +339,7 @@ def predict_one(
 
 AnimalModel.predict_one = predict_one
 
-# %% ../nbs/05_model.ipynb #824eae36
+# %% ../nbs/05_model.ipynb #dd8e6a82
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
     "animal_challenge.model.AnimalModel",
     "sklearn.pipeline.Pipeline",
