@@ -6,7 +6,7 @@
 __all__ = ['FLAGS', 'SETTING_FIELDS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv',
            'cmd_label', 'describe_version', 'cmd_train', 'cmd_api', 'cmd_up', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #e9b2356e
+# %% ../nbs/10_cli.ipynb #52fd06f6
 import argparse
 import sys
 from collections.abc import Callable
@@ -24,7 +24,7 @@ from .schema import OUTLIER, PointValidationError
 from .training import TrainingError, train_and_store
 from .up import StartupError, run_local_system
 
-# %% ../nbs/10_cli.ipynb #0ae9e197
+# %% ../nbs/10_cli.ipynb #3af57f34
 def positive_int(text: str) -> int:
     "`text` as an integer above 0, or an argparse error that says so."
     try:
@@ -35,7 +35,7 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
     return value
 
-# %% ../nbs/10_cli.ipynb #b6d1b941
+# %% ../nbs/10_cli.ipynb #d40672a2
 class CommandError(Exception):
     "A failure of a command that its message fully explains to the user."
 
@@ -56,7 +56,7 @@ def write_atomically(
     finally:
         tmp.unlink(missing_ok=True)
 
-# %% ../nbs/10_cli.ipynb #f3bbdeff
+# %% ../nbs/10_cli.ipynb #04631aa0
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     "Fetch points from the data service and write them as CSV."
     df = fetch_points(args.seed, args.n, settings, progress=args.progress)
@@ -67,7 +67,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {len(df)} points (seed {args.seed}) to {args.out}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #a879af65
+# %% ../nbs/10_cli.ipynb #2b91ddb7
 def read_points_csv(
     path: str,  # a CSV file with a header row
 ) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def read_points_csv(
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise CommandError(f"{path}: not a readable CSV file ({str(e).strip()})") from None
 
-# %% ../nbs/10_cli.ipynb #a78d1e3d
+# %% ../nbs/10_cli.ipynb #7fdd784e
 def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     "Label the points of a CSV file: species or outlier, with the reason."
     df = read_points_csv(args.input)
@@ -103,7 +103,7 @@ def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     print(f"labeled {len(labeled)} points: {summary}", file=sys.stderr)
     return 0
 
-# %% ../nbs/10_cli.ipynb #617ae8ab
+# %% ../nbs/10_cli.ipynb #f95fb1fb
 def describe_version(
     version: ModelVersion,  # a stored model
 ) -> str:
@@ -124,7 +124,7 @@ def describe_version(
     lines += [f"{label}: {m[key]:.4f}" for label, key in figures.items() if m.get(key) is not None]
     return "\n".join(lines)
 
-# %% ../nbs/10_cli.ipynb #ae347803
+# %% ../nbs/10_cli.ipynb #94084e77
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     "Train a model on fresh points, store it as a new version and activate it."
 
@@ -143,7 +143,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     print(describe_version(version))
     return 0
 
-# %% ../nbs/10_cli.ipynb #4229b87d
+# %% ../nbs/10_cli.ipynb #0155f1be
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     "Serve the REST API."
     from animal_challenge.api import serve  # the web stack loads only for the commands that serve
@@ -151,7 +151,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     serve(settings, train_if_empty=args.train_if_empty)
     return 0
 
-# %% ../nbs/10_cli.ipynb #6c258ba0
+# %% ../nbs/10_cli.ipynb #07e75e46
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     "Run the data service, the API and the dashboard until interrupted."
     try:
@@ -159,7 +159,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     except (StartupError, ModelStoreError, LabelingError) as e:
         raise CommandError(str(e)) from None
 
-# %% ../nbs/10_cli.ipynb #d1a14c93
+# %% ../nbs/10_cli.ipynb #a833604e
 FLAGS: dict[tuple[str, str], str] = {}  # (command, setting) -> its flag, e.g. ("api", "api_port") -> "--port"
 
 
@@ -172,7 +172,7 @@ def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str | None 
     metavar = (flag or field).upper()
     parser.add_argument(name, dest=field, default=None, metavar=metavar, help=f"{info.description} [{env}]", **kw)
 
-# %% ../nbs/10_cli.ipynb #29d3f1aa
+# %% ../nbs/10_cli.ipynb #9fe7b0b7
 def build_parser() -> argparse.ArgumentParser:
     "The `animal-challenge` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog="animal-challenge", description="Discover, classify and serve animals.")
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=cmd_api)
     return parser
 
-# %% ../nbs/10_cli.ipynb #3c259a5e
+# %% ../nbs/10_cli.ipynb #e6733d58
 SETTING_FIELDS = tuple(Settings.model_fields)  # argparse destinations that are settings
 
 

@@ -5,20 +5,20 @@
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'DATA_SERVICE_PORT', 'API_PORT', 'DASHBOARD_PORT', 'S3_PORT', 'Settings', 'get_settings', 'env_table']
 
-# %% ../nbs/01_config.ipynb #44ca35c9
+# %% ../nbs/01_config.ipynb #8df9118a
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# %% ../nbs/01_config.ipynb #e03f66c2
+# %% ../nbs/01_config.ipynb #176a1698
 ENV_PREFIX = "ANIMAL_CHALLENGE_"  # prefix of every environment variable the project reads
 DATA_SERVICE_PORT = 8777  # the challenge's data service port
 API_PORT = 8000  # the REST API
 DASHBOARD_PORT = 8866  # the Voila dashboard (Voila's own default)
 S3_PORT = 9000  # MinIO's S3 port
 
-# %% ../nbs/01_config.ipynb #4c4a01c8
+# %% ../nbs/01_config.ipynb #b5dd77d6
 class Settings(BaseSettings):
     "Where everything is and how to reach it; each field from `ANIMAL_CHALLENGE_<FIELD>` or its default."
 
@@ -61,14 +61,14 @@ class Settings(BaseSettings):
         "The SQLite file of the prediction history."
         return self.db or self.data_dir / "history.sqlite"
 
-# %% ../nbs/01_config.ipynb #1920563c
+# %% ../nbs/01_config.ipynb #4c1349f2
 def get_settings(
     **overrides,  # field values from command-line flags; `None` means "not given"
 ) -> Settings:
     "Settings from the environment, with the given non-`None` `overrides` on top."
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
-# %% ../nbs/01_config.ipynb #d725d9c3
+# %% ../nbs/01_config.ipynb #d0711d10
 def env_table() -> str:
     "A markdown table of every environment variable the project reads, with its default and meaning."
     rows = ["| variable | default | meaning |", "|---|---|---|"]

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['DATA_PATH', 'DataServiceError', 'parse_points', 'DataClient', 'fetch_points']
 
-# %% ../nbs/02_data.ipynb #e27068e3
+# %% ../nbs/02_data.ipynb #4f4bb8cd
 import hashlib
 import json
 import time
@@ -19,14 +19,14 @@ from tqdm.auto import tqdm
 from .config import Settings
 from .schema import PointValidationError, points_frame
 
-# %% ../nbs/02_data.ipynb #c3f547e0
+# %% ../nbs/02_data.ipynb #2587a68c
 DATA_PATH = "/api/v1/animals/data"  # the endpoint that hands out points
 
 
 class DataServiceError(RuntimeError):
     "The data service could not be reached, refused the request, or answered something that is not animal points."
 
-# %% ../nbs/02_data.ipynb #162298ec
+# %% ../nbs/02_data.ipynb #48dc215c
 def parse_points(
     body: bytes,  # the raw JSON answer
     n: int,  # how many points were asked for
@@ -56,7 +56,7 @@ def parse_points(
     except PointValidationError as e:
         raise malformed(str(e)) from None
 
-# %% ../nbs/02_data.ipynb #c0024b2c
+# %% ../nbs/02_data.ipynb #b0e61996
 class DataClient:
     "Fetches points from the data service at `base_url`."
 
@@ -87,7 +87,7 @@ class DataClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-# %% ../nbs/02_data.ipynb #32af2a4d
+# %% ../nbs/02_data.ipynb #ecebf6f5
 class _Retryable(Exception):
     "An attempt failed in a way that another attempt may fix."
 
@@ -113,7 +113,7 @@ def _download(self: DataClient, seed: int, n: int, bar: tqdm) -> bytes:
     except httpx.TransportError as e:
         raise _Retryable(f"{type(e).__name__}: {e or 'no answer'}") from None
 
-# %% ../nbs/02_data.ipynb #dd4b6abd
+# %% ../nbs/02_data.ipynb #51753020
 @patch
 def _cache_file(self: DataClient, seed: int, n: int) -> Path | None:
     if self.cache_dir is None:
@@ -155,7 +155,7 @@ def fetch(
         tmp.replace(cached)  # atomic: a reader never sees half a file
     return df
 
-# %% ../nbs/02_data.ipynb #ce1af0b7
+# %% ../nbs/02_data.ipynb #40daaf77
 def fetch_points(
     seed: int = 42,  # seed of the service's random stream
     n: int = 500,  # number of points

@@ -6,14 +6,14 @@
 __all__ = ['OUTLIER', 'LABELS', 'FEATURES', 'NUMERIC_FEATURES', 'FLAG_FEATURES', 'MAX_LEGS', 'MAX_HEIGHT_M', 'MAX_WEIGHT_KG',
            'Species', 'AnimalPoint', 'PointValidationError', 'validate_points', 'points_frame']
 
-# %% ../nbs/00_schema.ipynb #63ec991d
+# %% ../nbs/00_schema.ipynb #e6ebbe08
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-# %% ../nbs/00_schema.ipynb #a888ec64
+# %% ../nbs/00_schema.ipynb #a517f48a
 class Species(StrEnum):
     "The animals the data service knows."
 
@@ -25,19 +25,19 @@ class Species(StrEnum):
     def __str__(self) -> str:
         return self.value
 
-# %% ../nbs/00_schema.ipynb #8f4c6686
+# %% ../nbs/00_schema.ipynb #5b86d922
 OUTLIER = "outlier"  # label of a point that is none of the known species
 LABELS = tuple(s.value for s in Species) + (OUTLIER,)  # every label a point can get
 FEATURES = ("walks_on_n_legs", "height", "weight", "has_wings", "has_tail")  # the columns of a data point, in order
 NUMERIC_FEATURES = ("walks_on_n_legs", "height", "weight")  # the measured features
 FLAG_FEATURES = ("has_wings", "has_tail")  # the yes/no features
 
-# %% ../nbs/00_schema.ipynb #0754594f
+# %% ../nbs/00_schema.ipynb #a02c2bbd
 MAX_LEGS = 1000  # most legs a creature can walk on
 MAX_HEIGHT_M = 100.0  # tallest height accepted, in metres
 MAX_WEIGHT_KG = 200_000.0  # heaviest weight accepted, in kilograms
 
-# %% ../nbs/00_schema.ipynb #e539a11b
+# %% ../nbs/00_schema.ipynb #6efca8fa
 class AnimalPoint(BaseModel):
     "One animal as the data service describes it: what it walks on, its size and two anatomical flags."
 
@@ -51,11 +51,11 @@ class AnimalPoint(BaseModel):
     has_wings: bool = Field(description="Whether it has wings.")
     has_tail: bool = Field(description="Whether it has a tail.")
 
-# %% ../nbs/00_schema.ipynb #6b07afa6
+# %% ../nbs/00_schema.ipynb #3883e2c6
 class PointValidationError(ValueError):
     "A table of points is missing a column or holds a value no animal can have."
 
-# %% ../nbs/00_schema.ipynb #cd462517
+# %% ../nbs/00_schema.ipynb #bd6d752a
 def _as_flags(col: pd.Series, name: str) -> pd.Series:
     "`col` as booleans; accepts bools, 0/1 and the strings true/false (any case)."
     if pd.api.types.is_bool_dtype(col):
@@ -68,7 +68,7 @@ def _as_flags(col: pd.Series, name: str) -> pd.Series:
         raise PointValidationError(f"column {name!r} must be true/false; rows {rows} hold {list(col[bad][:5])}")
     return mapped.astype(bool)
 
-# %% ../nbs/00_schema.ipynb #d295363d
+# %% ../nbs/00_schema.ipynb #8bba3bfb
 def _as_number(col: pd.Series, name: str, low: float, high: float, low_inclusive: bool) -> pd.Series:
     "`col` as floats, refusing text, missing values, NaN/infinity and values outside [low, high]."
     num = pd.to_numeric(col, errors="coerce").astype(float)
@@ -85,7 +85,7 @@ def _as_number(col: pd.Series, name: str, low: float, high: float, low_inclusive
         )
     return num
 
-# %% ../nbs/00_schema.ipynb #f4fc4997
+# %% ../nbs/00_schema.ipynb #02c5f965
 def validate_points(
     df: pd.DataFrame,  # one row per point; extra columns are ignored
 ) -> pd.DataFrame:
@@ -109,7 +109,7 @@ def validate_points(
         index=df.index,
     )
 
-# %% ../nbs/00_schema.ipynb #50b56f1c
+# %% ../nbs/00_schema.ipynb #3d1e94e4
 def points_frame(
     records: list[dict],  # points as dicts with the feature keys (the data service's JSON)
 ) -> pd.DataFrame:

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['Progress', 'model_store', 'TrainingError', 'feedback_points', 'train_and_store']
 
-# %% ../nbs/06a_training.ipynb #79103da3
+# %% ../nbs/06a_training.ipynb #b40b48fc
 from collections.abc import Callable
 
 import pandas as pd
@@ -17,14 +17,14 @@ from .model import TRUSTED_TYPES, train_model
 from .registry import ModelStore, ModelVersion, Provenance, open_store
 from .schema import OUTLIER, Species, validate_points
 
-# %% ../nbs/06a_training.ipynb #98fbb03f
+# %% ../nbs/06a_training.ipynb #bd2465a5
 def model_store(
     settings: Settings,  # `store_location` and, for s3://, the S3 endpoint and keys
 ) -> ModelStore:
     "The configured model store, able to load `AnimalModel`s."
     return open_store(settings.store_location, settings, TRUSTED_TYPES)
 
-# %% ../nbs/06a_training.ipynb #16f28b7d
+# %% ../nbs/06a_training.ipynb #019ab02e
 class TrainingError(ValueError):
     "The points given for training cannot be used."
 
@@ -42,7 +42,7 @@ def feedback_points(
     animals = extra[extra.label.isin(species)]
     return validate_points(animals).assign(label=animals.label.astype(str))
 
-# %% ../nbs/06a_training.ipynb #f7eb9b6a
+# %% ../nbs/06a_training.ipynb #902fab8e
 Progress = Callable[[str, float], None]  # told (stage, fraction done) as training goes
 
 

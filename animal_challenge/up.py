@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PORT_FLAGS', 'StartupError', 'port_is_free', 'Part', 'LocalSystem', 'child_env', 'run_local_system']
 
-# %% ../nbs/09a_up.ipynb #2d392654
+# %% ../nbs/09a_up.ipynb #f04f2bcd
 import os
 import secrets
 import signal
@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from .config import Settings
 from .training import model_store, train_and_store
 
-# %% ../nbs/09a_up.ipynb #633511c4
+# %% ../nbs/09a_up.ipynb #0d9eacf2
 class StartupError(RuntimeError):
     "The local system cannot start: a port is taken, a program is missing, or a part did not come up."
 
@@ -40,7 +40,7 @@ def port_is_free(
             return False
     return True
 
-# %% ../nbs/09a_up.ipynb #5e9147eb
+# %% ../nbs/09a_up.ipynb #f395c653
 def _die_with_parent() -> None:
     "In the child, before exec: ask Linux to send SIGTERM when the parent dies (a no-op elsewhere)."
     try:
@@ -93,7 +93,7 @@ class Part:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-# %% ../nbs/09a_up.ipynb #eaa7ed1a
+# %% ../nbs/09a_up.ipynb #fcd16381
 def _script(name: str) -> str:
     "The console script `name` of this Python's environment, or a `StartupError` saying how to install it."
     path = Path(sys.executable).parent / name
@@ -133,7 +133,7 @@ class LocalSystem:
             cmd = [_script("animal-challenge"), "dashboard"]
             self.parts.append(Part("dashboard", cmd, url + "/api/status", url, s.dashboard_port))
 
-# %% ../nbs/09a_up.ipynb #84c1e027
+# %% ../nbs/09a_up.ipynb #21a63b99
 def child_env(settings: Settings) -> dict[str, str]:
     "This process's environment plus every setting of `settings` as an `ANIMAL_CHALLENGE_*` variable."
     env = dict(os.environ)
@@ -146,7 +146,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         env[key] = str(raw).lower() if isinstance(raw, bool) else str(raw)
     return env
 
-# %% ../nbs/09a_up.ipynb #4f06af83
+# %% ../nbs/09a_up.ipynb #4eebcf5c
 PORT_FLAGS = {"data service": "--data-service-port", "API": "--api-port", "dashboard": "--dashboard-port"}
 
 
@@ -193,7 +193,7 @@ def stop(self: LocalSystem) -> None:
     for part in reversed(self.parts):
         part.stop()
 
-# %% ../nbs/09a_up.ipynb #348a9d89
+# %% ../nbs/09a_up.ipynb #779d55d3
 def run_local_system(
     settings: Settings,  # ports, data directory, store, token
     with_data_service: bool = True,  # False: use settings.data_service_url

@@ -137,7 +137,10 @@ def front_matter(nb) -> tuple[dict, list]:
 def relink(body: str, host: str) -> str:
     "Links to notebooks and to the configured doc host, as links between the site's pages."
     body = re.sub(r'href="(?:\./)?(\w+)\.ipynb(#[^"]*)?"', lambda m: f'href="{page_name(m[1])}{m[2] or ""}"', body)
-    return body.replace(f'href="{host}/', 'href="')
+    body = body.replace(f'href="{host}/', 'href="')
+    # nbdev links to lowercase anchors (as Quarto makes them); nbconvert keeps the heading's case
+    body = re.sub(r'(<h\d id=")([^"]+)"', lambda m: m[1] + m[2].lower() + '"', body)
+    return re.sub(r'(href="(?!https?:)[^"#]*#)([^"]+)"', lambda m: m[1] + m[2].lower() + '"', body)
 
 
 def render(notebooks: list[str], out: Path, execute: bool) -> list[Path]:
