@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['TYPICAL_SIZES', 'LabelingError', 'name_groups', 'label_animals', 'validation_report', 'label_points']
 
-# %% ../nbs/04_labeling.ipynb #012b43bf
+# %% ../nbs/04_labeling.ipynb #e8294e8f
 import numpy as np
 import pandas as pd
 
 from .outliers import SizeRange, find_outliers, size_groups
 from .schema import OUTLIER, Species, validate_points
 
-# %% ../nbs/04_labeling.ipynb #a4bcdc27
+# %% ../nbs/04_labeling.ipynb #e93d3c71
 class LabelingError(ValueError):
     "The groups found in the data do not map one-to-one onto the known species."
 
-# %% ../nbs/04_labeling.ipynb #b4779493
+# %% ../nbs/04_labeling.ipynb #ffe2a1fb
 def _describe(g: SizeRange) -> str:
     wings = "with wings" if g.wings else "without wings"
     return f"{g.legs} legs {wings}, {g.height[0]:.2f}-{g.height[1]:.2f} m, {g.weight[0]:.3g}-{g.weight[1]:.3g} kg"
@@ -26,6 +26,11 @@ def name_groups(
     groups: list[SizeRange],  # the groups `outliers.size_groups` found
 ) -> dict[Species, SizeRange]:
     "Each species with its group, named from legs, wings and which 4-legged group is heavier, or `LabelingError`."
+    if not groups:
+        raise LabelingError(
+            "no group of animals found: discovering the species needs a few hundred points of the service's mix; "
+            "to name a handful of points, ask a trained model (`model.AnimalModel.predict`)"
+        )
     named: dict[Species, list[SizeRange]] = {s: [] for s in Species}
     four = sorted((g for g in groups if g.legs == 4 and not g.wings), key=lambda g: sum(g.weight), reverse=True)
     if len(four) == 1:
@@ -47,7 +52,7 @@ def name_groups(
             raise LabelingError(f"expected one {species} group, found {len(found)}: {what}")
     return {s: found[0] for s, found in named.items()}
 
-# %% ../nbs/04_labeling.ipynb #61162311
+# %% ../nbs/04_labeling.ipynb #edab9259
 def label_animals(
     df_clean: pd.DataFrame,  # validated points without outliers (`find_outliers(df).is_outlier == False`)
     max_points: int = 5000,  # sample size per flag group for discovering the groups
@@ -70,7 +75,7 @@ def label_animals(
         raise LabelingError(f"{unmatched.sum()} points have legs and wings no species has; remove outliers first")
     return pd.Series(np.array(names)[dist.argmin(axis=0)], index=df_clean.index, name="label")
 
-# %% ../nbs/04_labeling.ipynb #5cc87b5f
+# %% ../nbs/04_labeling.ipynb #986ddf29
 TYPICAL_SIZES = {  # species: (height m, weight kg) from its Wikipedia article; for validation only
     Species.kangaroo: ((0.8, 2.0), (18.0, 90.0)),  # red and grey kangaroos, standing
     Species.elephant: ((2.0, 4.0), (2000.0, 7000.0)),  # African and Asian elephants, at the shoulder
@@ -78,7 +83,7 @@ TYPICAL_SIZES = {  # species: (height m, weight kg) from its Wikipedia article; 
     Species.dog: ((0.13, 0.9), (0.5, 90.0)),  # from Chihuahua to Great Dane, at the shoulder
 }
 
-# %% ../nbs/04_labeling.ipynb #0c276b2e
+# %% ../nbs/04_labeling.ipynb #c6d82a70
 def validation_report(
     df: pd.DataFrame,  # validated points
     labels: pd.Series,  # species per point (index a subset of `df`'s)
@@ -103,7 +108,7 @@ def validation_report(
         )
     return pd.DataFrame(rows).set_index("species")
 
-# %% ../nbs/04_labeling.ipynb #538515d3
+# %% ../nbs/04_labeling.ipynb #71bce3eb
 def label_points(
     df: pd.DataFrame,  # points as read from a file: the five feature columns, possibly more
     max_points: int = 5000,  # sample size per flag group for discovering the groups
