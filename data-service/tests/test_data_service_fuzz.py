@@ -1,8 +1,4 @@
-"""Fuzz the data endpoint: arbitrary bodies never make it fail (hypothesis), and, with schemathesis, every answer
-(status, content type, body) is one the OpenAPI document allows and bodies the document forbids are refused.
-
-Needs the dev tools hypothesis and schemathesis; skipped without them.
-"""
+"""Fuzz the data endpoint with hypothesis: no body makes it fail. Skipped without hypothesis."""
 
 from __future__ import annotations
 
@@ -12,15 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 pytest.importorskip("hypothesis")
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from litestar.testing import TestClient  # noqa: E402
 
 from animal_data_service.app import create_app  # noqa: E402
 
 DATA = "/api/v1/animals/data"
-SMALL_LIMIT = 50  # the limit of the `small_server` fixture, which schemathesis calls over HTTP
 CLIENT_LIMIT = 1000  # above the default of 500 points, so that bodies without a count can succeed
 
 
@@ -31,17 +25,7 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-# The document of an app with the same limit as `small_server`; reading it needs no server.
-schema = schemathesis.openapi.from_dict(create_app(max_points=SMALL_LIMIT).openapi_schema.to_schema())
-
-
-@schema.parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-def test_the_service_keeps_its_document(case, small_server):
-    case.call_and_validate(base_url=small_server)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None)
 @given(
     st.one_of(
         st.dictionaries(
