@@ -4,14 +4,14 @@
 
 # %% auto #0
 __all__ = ['FEATURE_NAMES', 'TRUSTED_TYPES', 'model_features', 'classifier', 'fold_linear', 'log_softmax', 'bootstrap_weights',
-           'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'reasons_for', 'predict',
-           'train_model', 'predict_one']
+           'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'train_model']
 
-# %% ../nbs/05_model.ipynb #06fadacf
+# %% ../nbs/05_model.ipynb #dacabb24
 import math
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn.model_selection import cross_val_score, train_test_split
@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from .outliers import size_range
 from .schema import OUTLIER
 
-# %% ../nbs/05_model.ipynb #cb072dbe
+# %% ../nbs/05_model.ipynb #45ae5d31
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
 
 
@@ -38,14 +38,14 @@ def model_features(
         ]
     )
 
-# %% ../nbs/05_model.ipynb #c3e86294
+# %% ../nbs/05_model.ipynb #101325e7
 def classifier(
     C: float = 1.0,  # inverse regularisation strength of the logistic regression
 ) -> Pipeline:
     "An unfitted pipeline: standard scaling, then multinomial logistic regression."
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
 
-# %% ../nbs/05_model.ipynb #1d5442cf
+# %% ../nbs/05_model.ipynb #d0a76607
 def fold_linear(
     pipe: Pipeline,  # a fitted `classifier()`
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def fold_linear(
     w = lr.coef_ / scaler.scale_
     return w, lr.intercept_ - w @ scaler.mean_
 
-# %% ../nbs/05_model.ipynb #cf998286
+# %% ../nbs/05_model.ipynb #2fb2890b
 def log_softmax(
     logits: np.ndarray,  # scores, classes along `axis`
     axis: int = -1,  # the class axis
@@ -66,7 +66,7 @@ def log_softmax(
     np.put_along_axis(others, top, 0.0, axis=axis)  # the top class adds exp(0) = 1, which log1p adds back exactly
     return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
-# %% ../nbs/05_model.ipynb #717ed148
+# %% ../nbs/05_model.ipynb #62b39834
 def bootstrap_weights(
     X: np.ndarray,  # training features
     y: np.ndarray,  # training labels
@@ -88,7 +88,7 @@ def bootstrap_weights(
         bs.append(b)
     return np.stack(ws), np.stack(bs)
 
-# %% ../nbs/05_model.ipynb #32cdab5e
+# %% ../nbs/05_model.ipynb #1bde6667
 def conformal_threshold(
     log_proba_true: np.ndarray,  # log probability of the true class of each calibration point
     level: float = 0.95,  # wanted coverage
@@ -99,7 +99,7 @@ def conformal_threshold(
     rank = math.ceil((n + 1) * level)
     return float("inf") if rank > n else float(scores[rank - 1])
 
-# %% ../nbs/05_model.ipynb #a752679e
+# %% ../nbs/05_model.ipynb #0652aeb9
 def flag_code(
     legs: np.ndarray,  # leg counts
     wings: np.ndarray,  # has wings
@@ -110,7 +110,7 @@ def flag_code(
         np.asarray(legs, dtype=np.int64) * 4 + np.asarray(wings, dtype=np.int64) * 2 + np.asarray(tail, dtype=np.int64)
     )
 
-# %% ../nbs/05_model.ipynb #bf2d84a8
+# %% ../nbs/05_model.ipynb #0a917ca5
 def learn_envelopes(
     df: pd.DataFrame,  # validated training points of known species
     y: np.ndarray,  # their species
@@ -125,7 +125,7 @@ def learn_envelopes(
         boxes.append([*r.height, *r.weight])
     return codes, np.array(boxes)
 
-# %% ../nbs/05_model.ipynb #b36186cf
+# %% ../nbs/05_model.ipynb #835cf9c2
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -151,7 +151,8 @@ class AnimalModel:
         self._sets = [tuple(c for j, c in enumerate(self.classes) if mask >> j & 1) for mask in range(2**k)]
         self.metrics = metrics or {}
 
-# %% ../nbs/05_model.ipynb #dc6f0942
+# %% ../nbs/05_model.ipynb #c0eb3f46
+@patch
 def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     "Log probabilities (n, k) of the pipeline, top class (n,), and the bootstrap 2.5/97.5 % of its probability."
     m, k, d = self.weights.shape
@@ -167,10 +168,8 @@ def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarra
     low, high = np.percentile(p_top, [2.5, 97.5], axis=0)
     return logp.T, top, low, high
 
-
-AnimalModel._scores = _scores
-
-# %% ../nbs/05_model.ipynb #204c5195
+# %% ../nbs/05_model.ipynb #08fee9ca
+@patch
 def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     "Whether each point is its top species: flags seen for it, and size inside its box."
     code = flag_code(df.walks_on_n_legs.to_numpy(), df.has_wings.to_numpy(), df.has_tail.to_numpy())
@@ -181,10 +180,8 @@ def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     h, w = df.height.to_numpy(), df.weight.to_numpy()
     return flags_ok & (h >= box[:, 0]) & (h <= box[:, 1]) & (w >= box[:, 2]) & (w <= box[:, 3])
 
-
-AnimalModel._accept = _accept
-
-# %% ../nbs/05_model.ipynb #2f96663d
+# %% ../nbs/05_model.ipynb #9c2f827b
+@patch
 def reasons_for(
     self: AnimalModel,
     legs: int,  # walks_on_n_legs
@@ -215,10 +212,8 @@ def reasons_for(
     )
     return [f"height/weight far from every known animal: {height:.2f} m, {weight:.3g} kg ({sizes})"]
 
-
-AnimalModel.reasons_for = reasons_for
-
-# %% ../nbs/05_model.ipynb #7a659fb8
+# %% ../nbs/05_model.ipynb #512bc88c
+@patch
 def predict(
     self: AnimalModel,
     df: pd.DataFrame,  # validated points
@@ -247,10 +242,7 @@ def predict(
         index=df.index,
     )
 
-
-AnimalModel.predict = predict
-
-# %% ../nbs/05_model.ipynb #75476d6a
+# %% ../nbs/05_model.ipynb #dcb284a2
 def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFrame, y_test, noise: pd.DataFrame, cv):
     pred = model.predict(test)
     top = [max(p, key=p.get) for p in pred.probabilities]
@@ -274,7 +266,7 @@ def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFram
         "training_counts": {str(k): int(v) for k, v in pd.Series(y_train).value_counts().sort_index().items()},
     }
 
-# %% ../nbs/05_model.ipynb #10272ae6
+# %% ../nbs/05_model.ipynb #180edf22
 def train_model(
     points: pd.DataFrame,  # validated points
     labels: pd.Series,  # species or `outlier` per point (same index), e.g. from `labeling.label_points`
@@ -309,7 +301,8 @@ def train_model(
     model.metrics = _metrics(model, train, y_train, test, y_test, points[~is_animal], cv)
     return model
 
-# %% ../nbs/05_model.ipynb #f816fa9f
+# %% ../nbs/05_model.ipynb #32fc91f4
+@patch
 def predict_one(
     self: AnimalModel,
     point: dict,  # the five features, already validated (e.g. an `AnimalPoint` dumped to a dict)
@@ -336,10 +329,7 @@ def predict_one(
         "conformal_set": [c for c, lp in zip(self.classes, logp[0], strict=True) if ok and -lp <= self.threshold],
     }
 
-
-AnimalModel.predict_one = predict_one
-
-# %% ../nbs/05_model.ipynb #dd8e6a82
+# %% ../nbs/05_model.ipynb #0af7db13
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
     "animal_challenge.model.AnimalModel",
     "sklearn.pipeline.Pipeline",
