@@ -38,6 +38,12 @@ def browser():
         b.close()
 
 
+def test_the_sidebar_lists_every_chapter_in_reading_order():
+    notebooks = sorted(p.name for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.startswith("_"))
+    assert chapters()[0] == "index.ipynb"
+    assert chapters()[1:] == [n for n in notebooks if n != "index.ipynb"]
+
+
 def test_every_chapter_has_a_page(site):
     assert sorted(p.name for p in site.glob("*.html")) == sorted(page_name(c) for c in chapters())
 
