@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TABLE', 'OUTPUTS', 'JSON_OUTPUTS', 'COLUMNS', 'HistoryError', 'UnknownPrediction', 'create_tables', 'to_json',
-           'answer_rows', 'as_record', 'PredictionLog']
+           'json_column', 'answer_rows', 'as_record', 'PredictionLog']
 
 # %% ../nbs/07_history.ipynb #456f0934
 import json
@@ -52,7 +52,7 @@ class HistoryError(RuntimeError):
 class UnknownPrediction(KeyError):
     "No stored prediction has this id."
 
-# %% ../nbs/07_history.ipynb #6b3ea293
+# %% ../nbs/07_history.ipynb #006dd588
 def create_tables(
     db: Database,  # an open database
 ) -> None:
@@ -64,7 +64,7 @@ def create_tables(
     required = set(types) - {"id", "feedback", "feedback_at"}
     db[TABLE].create(types, pk="id", not_null=required, if_not_exists=True)
     db[TABLE].create_index(["species", "id"], if_not_exists=True)  # the species filter, newest first
-    db[TABLE].create_index(["feedback"], if_not_exists=True)  # the corrected points
+    db.execute(f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_feedback ON {TABLE}(feedback) WHERE feedback IS NOT NULL")
 
 # %% ../nbs/07_history.ipynb #dee58398
 def _plain(obj: object) -> object:
@@ -83,20 +83,35 @@ def to_json(
     "`value` as compact JSON text."
     return _encoder.encode(value).decode()
 
-# %% ../nbs/07_history.ipynb #7b03ab73
+# %% ../nbs/07_history.ipynb #8bac29ad
+def json_column(
+    values: list,  # lists, dicts, numbers or strings
+) -> list[str]:
+    "Each of `values` as JSON text; each distinct list is encoded once."
+    seen: dict[tuple, str] = {}
+
+    def encode(value: object) -> str:
+        if not isinstance(value, list):
+            return to_json(value)
+        key = tuple(value)
+        if key not in seen:
+            seen[key] = to_json(value)
+        return seen[key]
+
+    return [encode(v) for v in values]
+
+# %% ../nbs/07_history.ipynb #f1365b29
 def answer_rows(
     points: list[dict],  # validated points, each a dict with the `FEATURES` keys
-    answers: list[dict],  # the model's answer for each point, same order, each a dict with the `OUTPUTS` keys
+    answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
     model_version: str,  # id of the model that answered
     created_at: str,  # ISO time of the prediction
 ) -> list[tuple]:
     "One tuple per point in `COLUMNS` order, without the id, ready for an `INSERT`."
-    return [
-        (created_at, model_version, *(p[f] for f in FEATURES))
-        + tuple(to_json(a[c]) if c in JSON_OUTPUTS else a[c] for c in OUTPUTS)
-        + (None, None)
-        for p, a in zip(points, answers, strict=True)
-    ]
+    n = len(points)
+    cols = [[created_at] * n, [model_version] * n, *([p[f] for p in points] for f in FEATURES)]
+    cols += [json_column(answers[c]) if c in JSON_OUTPUTS else answers[c] for c in OUTPUTS]
+    return list(zip(*cols, [None] * n, [None] * n, strict=True))
 
 # %% ../nbs/07_history.ipynb #184de8ba
 def as_record(
@@ -158,7 +173,7 @@ class PredictionLog:
     def __exit__(self, *exc) -> None:
         self.close()
 
-# %% ../nbs/07_history.ipynb #498424d6
+# %% ../nbs/07_history.ipynb #2fc34549
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -170,7 +185,7 @@ def _now() -> str:
 def record(
     self: PredictionLog,
     points: list[dict],  # validated points, each a dict with the `FEATURES` keys
-    answers: list[dict],  # the model's answer for each point, same order, each a dict with the `OUTPUTS` keys
+    answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
     model_version: str,  # id of the model that answered
 ) -> list[int]:
     "Store one row per point with its answer in one transaction; the new rows' ids, in order."

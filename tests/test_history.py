@@ -26,6 +26,11 @@ def answer(species: str, p: float = 0.9) -> dict:
     }
 
 
+def columns(*answers: dict) -> dict[str, list]:
+    "Answers for several points, column by column, as the model gives them."
+    return {c: [a[c] for a in answers] for c in answers[0]}
+
+
 @pytest.fixture
 def log(tmp_path):
     with PredictionLog(tmp_path / "history.sqlite") as log:
@@ -33,7 +38,7 @@ def log(tmp_path):
 
 
 def test_a_record_comes_back_as_it_went_in(log):
-    (pid,) = log.record([DOG], [answer("dog", 0.75)], "model-1")
+    (pid,) = log.record([DOG], columns(answer("dog", 0.75)), "model-1")
     got = log.get(pid)
     assert {k: got[k] for k in DOG} == DOG
     assert got["has_wings"] is False and got["has_tail"] is True
@@ -48,13 +53,13 @@ def test_a_record_comes_back_as_it_went_in(log):
 
 
 def test_outliers_keep_their_reasons(log):
-    (pid,) = log.record([ODD], [answer("outlier")], "m")
+    (pid,) = log.record([ODD], columns(answer("outlier")), "m")
     assert log.get(pid)["reasons"] == ["6 legs is unlike every known species"]
 
 
 def test_newest_first_pages_and_species_filter(log):
     ids = log.record(
-        [DOG, CHICKEN, DOG, ODD], [answer("dog"), answer("chicken"), answer("dog"), answer("outlier")], "m"
+        [DOG, CHICKEN, DOG, ODD], columns(answer("dog"), answer("chicken"), answer("dog"), answer("outlier")), "m"
     )
     assert ids == [1, 2, 3, 4]
     assert [r["id"] for r in log.recent()] == [4, 3, 2, 1]
@@ -67,7 +72,7 @@ def test_newest_first_pages_and_species_filter(log):
 
 
 def test_feedback_is_stored_replaced_and_exported_once_per_point(log):
-    ids = log.record([DOG, DOG, CHICKEN], [answer("dog"), answer("dog"), answer("chicken")], "m")
+    ids = log.record([DOG, DOG, CHICKEN], columns(answer("dog"), answer("dog"), answer("chicken")), "m")
     assert log.add_feedback(ids[0], "chicken")["feedback"] == "chicken"
     log.add_feedback(ids[0], "kangaroo")  # replaces the first answer
     log.add_feedback(ids[1], "kangaroo")  # same point, same label: one corrected point
@@ -78,7 +83,7 @@ def test_feedback_is_stored_replaced_and_exported_once_per_point(log):
 
 
 def test_feedback_refuses_unknown_ids_and_labels(log):
-    (pid,) = log.record([DOG], [answer("dog")], "m")
+    (pid,) = log.record([DOG], columns(answer("dog")), "m")
     with pytest.raises(UnknownPrediction):
         log.add_feedback(pid + 1, "dog")
     with pytest.raises(ValueError, match="'unicorn' is not one of"):
@@ -88,7 +93,7 @@ def test_feedback_refuses_unknown_ids_and_labels(log):
 
 
 def test_no_feedback_gives_an_empty_frame_with_the_columns(log):
-    log.record([DOG], [answer("dog")], "m")
+    log.record([DOG], columns(answer("dog")), "m")
     corrected = log.corrected_points()
     assert len(corrected) == 0
     assert list(corrected.columns) == ["walks_on_n_legs", "height", "weight", "has_wings", "has_tail", "label"]
@@ -109,7 +114,7 @@ def test_a_history_that_refuses_writes_says_so(log):
 
 def test_threads_write_and_read_at_once(log):
     def write(i: int) -> list[int]:
-        return log.record([DOG, CHICKEN], [answer("dog"), answer("chicken")], f"m{i}")
+        return log.record([DOG, CHICKEN], columns(answer("dog"), answer("chicken")), f"m{i}")
 
     def read(_: int) -> int:
         return len(log.recent(limit=10))
@@ -127,9 +132,9 @@ def _write_from_process(path: str, n: int, worker: int) -> list[int]:
     with PredictionLog(path) as log:
         ids = []
         for i in range(n):
-            ids += log.record([DOG], [answer("dog")], f"worker{worker}")
+            ids += log.record([DOG], columns(answer("dog")), f"worker{worker}")
             if i % 10 == 0:
-                ids += log.record([CHICKEN] * 5, [answer("chicken")] * 5, f"worker{worker}")
+                ids += log.record([CHICKEN] * 5, columns(*[answer("chicken")] * 5), f"worker{worker}")
         return ids
 
 
