@@ -356,7 +356,11 @@ class _WordBatch:
         self._species_next: np.ndarray | None = None
 
     def next_accepted(self, threshold: int, start: np.ndarray) -> np.ndarray:
-        "Sparse lookup (few queries): binary search in the sorted positions of accepted words."
+        """Lookup for a subset of indices (noise points): binary search in the sorted positions of accepted words,
+        or, for the species pick's accept test (also `choice([True, False])`'s in the default spec), a gather
+        from the dense `species_next`."""
+        if threshold == self.tables.species_threshold and self.tables.cum_weights is None:
+            return np.minimum(self.species_next[np.minimum(start, self.n + 1)], self.n)
         positions = self._positions.get(threshold)
         if positions is None:
             positions = np.append(np.flatnonzero(_below(self.words, threshold)).astype(np.int32), np.int32(self.n))
