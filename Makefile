@@ -17,7 +17,7 @@ $(STAMP): settings.ini setup.py data-service/pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/animal-data-service run
+	$(BIN)/animal-challenge up
 
 test: $(STAMP)
 	bash tools/test.sh

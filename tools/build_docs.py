@@ -96,6 +96,10 @@ def apply_quarto_options(nb) -> None:
             cell.source = re.sub(r"^#\|.*\n?", "", _joined(cell.source), flags=re.M)
             if opts.get("include") == "false":
                 continue
+            if opts.get("output") == "asis" and not cell.source.lstrip().startswith("show_doc"):
+                text = "".join(_joined(o.get("text", "")) for o in cell.get("outputs", []) if o.get("name") == "stdout")
+                kept.append(nbformat.v4.new_markdown_cell(text))
+                continue
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
             if opts.get("echo") == "false" or not cell.source.strip():
                 tags.append("remove_input")
