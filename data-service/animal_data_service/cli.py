@@ -130,7 +130,16 @@ def _run(host: str, port: int, max_points: int) -> None:
 
     sock = _bind(host, port)
     config = uvicorn.Config(create_app(max_points=max_points), host=host, port=port, log_level="info")
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    # uvicorn does not announce the address when it is handed a socket: say it ourselves.
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"animal-data-service {__version__}: http://{shown}:{port} (docs at /docs; at most {max_points} points "
+        "per request; Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

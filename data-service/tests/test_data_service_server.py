@@ -90,10 +90,11 @@ def test_port_in_use_is_a_clear_error(serve):
 
 def test_sigterm_stops_the_server_gracefully(serve):
     "uvicorn finishes its shutdown, then re-raises the signal: the exit status says 'ended by SIGTERM'."
-    with serve() as (_, process):
+    with serve() as (url, process):
         process.terminate()
         assert process.wait(timeout=10) == -signal.SIGTERM
         log = process.stderr.read().decode()
+    assert f"animal-data-service 0.1.0: {url} (docs at /docs; at most 1000000 points per request" in log
     assert "Shutting down" in log and "Finished server process" in log
     assert "Traceback" not in log
 
