@@ -11,6 +11,7 @@ import sys
 import httpx
 import pytest
 
+from animal_data_service import __version__
 from animal_data_service.generator import generate, generate_json, generate_reference
 
 DATA = "/api/v1/animals/data"
@@ -94,7 +95,7 @@ def test_sigterm_stops_the_server_gracefully(serve):
         process.terminate()
         assert process.wait(timeout=10) == -signal.SIGTERM
         log = process.stderr.read().decode()
-    assert f"animal-data-service 0.1.0: {url} (docs at /docs; at most 1000000 points per request" in log
+    assert f"animal-data-service {__version__}: {url} (docs at /docs; at most 1000000 points per request" in log
     assert "Shutting down" in log and "Finished server process" in log
     assert "Traceback" not in log
 
