@@ -6,7 +6,7 @@
 __all__ = ['FEATURE_NAMES', 'TRUSTED_TYPES', 'model_features', 'classifier', 'fold_linear', 'log_softmax', 'bootstrap_weights',
            'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'train_model']
 
-# %% ../nbs/05_model.ipynb #dacabb24
+# %% ../nbs/05_model.ipynb #601668d4
 import math
 
 import numpy as np
@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from .outliers import size_range
 from .schema import OUTLIER
 
-# %% ../nbs/05_model.ipynb #45ae5d31
+# %% ../nbs/05_model.ipynb #4a69ebc1
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
 
 
@@ -38,14 +38,14 @@ def model_features(
         ]
     )
 
-# %% ../nbs/05_model.ipynb #101325e7
+# %% ../nbs/05_model.ipynb #0ceb3da8
 def classifier(
     C: float = 1.0,  # inverse regularisation strength of the logistic regression
 ) -> Pipeline:
     "An unfitted pipeline: standard scaling, then multinomial logistic regression."
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
 
-# %% ../nbs/05_model.ipynb #d0a76607
+# %% ../nbs/05_model.ipynb #fbd2c7b5
 def fold_linear(
     pipe: Pipeline,  # a fitted `classifier()`
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def fold_linear(
     w = lr.coef_ / scaler.scale_
     return w, lr.intercept_ - w @ scaler.mean_
 
-# %% ../nbs/05_model.ipynb #2fb2890b
+# %% ../nbs/05_model.ipynb #3c2dca80
 def log_softmax(
     logits: np.ndarray,  # scores, classes along `axis`
     axis: int = -1,  # the class axis
@@ -66,7 +66,7 @@ def log_softmax(
     np.put_along_axis(others, top, 0.0, axis=axis)  # the top class adds exp(0) = 1, which log1p adds back exactly
     return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
-# %% ../nbs/05_model.ipynb #62b39834
+# %% ../nbs/05_model.ipynb #dc5f8a8b
 def bootstrap_weights(
     X: np.ndarray,  # training features
     y: np.ndarray,  # training labels
@@ -88,7 +88,7 @@ def bootstrap_weights(
         bs.append(b)
     return np.stack(ws), np.stack(bs)
 
-# %% ../nbs/05_model.ipynb #1bde6667
+# %% ../nbs/05_model.ipynb #ce7b128b
 def conformal_threshold(
     log_proba_true: np.ndarray,  # log probability of the true class of each calibration point
     level: float = 0.95,  # wanted coverage
@@ -99,7 +99,7 @@ def conformal_threshold(
     rank = math.ceil((n + 1) * level)
     return float("inf") if rank > n else float(scores[rank - 1])
 
-# %% ../nbs/05_model.ipynb #0652aeb9
+# %% ../nbs/05_model.ipynb #1dd41931
 def flag_code(
     legs: np.ndarray,  # leg counts
     wings: np.ndarray,  # has wings
@@ -110,7 +110,7 @@ def flag_code(
         np.asarray(legs, dtype=np.int64) * 4 + np.asarray(wings, dtype=np.int64) * 2 + np.asarray(tail, dtype=np.int64)
     )
 
-# %% ../nbs/05_model.ipynb #0a917ca5
+# %% ../nbs/05_model.ipynb #f55c0b2b
 def learn_envelopes(
     df: pd.DataFrame,  # validated training points of known species
     y: np.ndarray,  # their species
@@ -125,7 +125,7 @@ def learn_envelopes(
         boxes.append([*r.height, *r.weight])
     return codes, np.array(boxes)
 
-# %% ../nbs/05_model.ipynb #835cf9c2
+# %% ../nbs/05_model.ipynb #652e04db
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -151,7 +151,7 @@ class AnimalModel:
         self._sets = [tuple(c for j, c in enumerate(self.classes) if mask >> j & 1) for mask in range(2**k)]
         self.metrics = metrics or {}
 
-# %% ../nbs/05_model.ipynb #c0eb3f46
+# %% ../nbs/05_model.ipynb #e8be631a
 @patch
 def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     "Log probabilities (n, k) of the pipeline, top class (n,), and the bootstrap 2.5/97.5 % of its probability."
@@ -166,9 +166,10 @@ def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lse = peak[:, 0, :] + np.log(np.exp(boot - peak).sum(axis=1))
     p_top = np.exp(np.take_along_axis(boot, top[None, None, :], axis=1)[:, 0, :] - lse)
     low, high = np.percentile(p_top, [2.5, 97.5], axis=0)
-    return logp.T, top, low, high
+    own = np.exp(logp.max(axis=0))  # the interval always holds the model's own answer
+    return logp.T, top, np.minimum(low, own), np.maximum(high, own)
 
-# %% ../nbs/05_model.ipynb #08fee9ca
+# %% ../nbs/05_model.ipynb #8604cc9b
 @patch
 def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     "Whether each point is its top species: flags seen for it, and size inside its box."
@@ -180,7 +181,7 @@ def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     h, w = df.height.to_numpy(), df.weight.to_numpy()
     return flags_ok & (h >= box[:, 0]) & (h <= box[:, 1]) & (w >= box[:, 2]) & (w <= box[:, 3])
 
-# %% ../nbs/05_model.ipynb #9c2f827b
+# %% ../nbs/05_model.ipynb #19a4643c
 @patch
 def reasons_for(
     self: AnimalModel,
@@ -195,15 +196,17 @@ def reasons_for(
     code = int(flag_code(legs, wings, tail))
     if legs not in self.known_legs:
         return [f"walks on {legs} legs: known animals walk on {known}"]
+    seen = {(int(c) // 4, bool(c // 2 % 2), bool(c % 2)) for cs in self.flag_codes for c in cs}
     out = []
-    if not tail and not any((c % 2) == 0 for cs in self.flag_codes for c in cs):
+    if not tail and all(t for _, _, t in seen):
         out.append("has no tail: every known animal has one")
-    if not any(code in cs for cs in self.flag_codes):
-        if wings:
-            winged = sorted({int(c) // 4 for cs in self.flag_codes for c in cs if (c // 2) % 2})
-            out.append(f"has wings and walks on {legs} legs: winged animals walk on {' or '.join(map(str, winged))}")
-        elif tail:
-            out.append(f"no known animal walks on {legs} legs {'with' if wings else 'without'} wings")
+    if wings and not any(n == legs and w for n, w, _ in seen):
+        winged = " or ".join(str(n) for n in sorted({n for n, w, _ in seen if w}))
+        out.append(f"has wings and walks on {legs} legs: winged animals walk on {winged}")
+    if (legs, bool(wings), bool(tail)) not in seen and not out:
+        wings_, tail_ = "with" if wings else "without", "with" if tail else "without"
+        out.append(f"no known animal walks on {legs} legs {wings_} wings and {tail_} a tail")
+    if out:
         return out
     near = [k for k, cs in enumerate(self.flag_codes) if code in cs]
     sizes = ", ".join(
@@ -212,7 +215,7 @@ def reasons_for(
     )
     return [f"height/weight far from every known animal: {height:.2f} m, {weight:.3g} kg ({sizes})"]
 
-# %% ../nbs/05_model.ipynb #512bc88c
+# %% ../nbs/05_model.ipynb #0cfb4be4
 @patch
 def predict(
     self: AnimalModel,
@@ -242,7 +245,7 @@ def predict(
         index=df.index,
     )
 
-# %% ../nbs/05_model.ipynb #dcb284a2
+# %% ../nbs/05_model.ipynb #8176236b
 def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFrame, y_test, noise: pd.DataFrame, cv):
     pred = model.predict(test)
     top = [max(p, key=p.get) for p in pred.probabilities]
@@ -266,7 +269,7 @@ def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFram
         "training_counts": {str(k): int(v) for k, v in pd.Series(y_train).value_counts().sort_index().items()},
     }
 
-# %% ../nbs/05_model.ipynb #180edf22
+# %% ../nbs/05_model.ipynb #dc2857b0
 def train_model(
     points: pd.DataFrame,  # validated points
     labels: pd.Series,  # species or `outlier` per point (same index), e.g. from `labeling.label_points`
@@ -301,7 +304,7 @@ def train_model(
     model.metrics = _metrics(model, train, y_train, test, y_test, points[~is_animal], cv)
     return model
 
-# %% ../nbs/05_model.ipynb #32fc91f4
+# %% ../nbs/05_model.ipynb #2542df3b
 @patch
 def predict_one(
     self: AnimalModel,
@@ -315,7 +318,9 @@ def predict_one(
     logp = log_softmax(logits)
     top = int(logp[0].argmax())
     boot = np.exp(logp[1:, top])
-    low, high = np.percentile(boot, [2.5, 97.5]) if len(boot) else (math.exp(logp[0, top]),) * 2
+    own = math.exp(logp[0, top])
+    low, high = np.percentile(boot, [2.5, 97.5]) if len(boot) else (own, own)
+    low, high = min(low, own), max(high, own)
     b = self.boxes[top]
     ok = int(flag_code(legs, wings, tail)) in self.flag_codes[top] and b[0] <= h <= b[1] and b[2] <= w <= b[3]
     proba = np.exp(logp[0])
@@ -329,7 +334,7 @@ def predict_one(
         "conformal_set": [c for c, lp in zip(self.classes, logp[0], strict=True) if ok and -lp <= self.threshold],
     }
 
-# %% ../nbs/05_model.ipynb #0af7db13
+# %% ../nbs/05_model.ipynb #3d56bf17
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
     "animal_challenge.model.AnimalModel",
     "sklearn.pipeline.Pipeline",

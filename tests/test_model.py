@@ -43,6 +43,7 @@ def test_held_out_noise_rejected_and_animals_kept(model, fresh):
     kept = ~noise & (pred.species != OUTLIER)
     assert (pred.species[kept] == truth[kept]).mean() == 1.0
     assert all(r for r in pred.reasons[pred.species == OUTLIER])  # every outlier says why
+    assert ((pred.confidence_low <= pred.confidence) & (pred.confidence <= pred.confidence_high)).all()
     assert not any(pred.reasons[pred.species != OUTLIER])
 
 
@@ -92,6 +93,7 @@ def test_issue_examples(model):
     assert pred.reasons[2] == ["has wings and walks on 4 legs: winged animals walk on 2"]
     assert pred.reasons[3] == ["has no tail: every known animal has one"]
     assert pred.conformal_set[4] == ["kangaroo"] and pred.conformal_set[0] == []
+    assert model.reasons_for(2, 0.3, 2.0, True, False) == ["has no tail: every known animal has one"]
     row = pred.iloc[4]
     assert 0 <= row.confidence_low <= row.confidence_high <= 1
     assert abs(sum(row.probabilities.values()) - 1) < 1e-9
@@ -107,6 +109,7 @@ def test_predict_one_matches_predict(model, fresh):
         assert one["conformal_set"] == row.conformal_set
         assert one["confidence"] == pytest.approx(row.confidence, abs=1e-12)
         assert one["confidence_low"] == pytest.approx(row.confidence_low, abs=1e-12)
+        assert one["confidence_high"] == pytest.approx(row.confidence_high, abs=1e-12)
 
 
 def test_skops_round_trip_with_trusted_types(model, fresh):
