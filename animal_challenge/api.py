@@ -663,7 +663,7 @@ def forbid_extra_fields(app: Litestar) -> None:
         if model.__name__ in schemas:
             schemas[model.__name__].additional_properties = False
 
-# %% ../nbs/08_api.ipynb #eb29937c
+# %% ../nbs/08_api.ipynb #4c3280e0
 FIRST_TRAINING = TrainRequest(seed=42, n=10_000)  # what `train_if_empty` trains
 
 
@@ -689,6 +689,8 @@ def _startup(app: Litestar) -> None:
     if empty and state.train_if_empty:
         job = state.jobs.submit(FIRST_TRAINING)
         state.active.missing = f"the first model is being trained: GET /models/jobs/{job.id}"
+    elif empty:
+        state.active.missing += " (or POST /models/train with the API token, or start the API with --train-if-empty)"
     log.warning(state.active.missing)
 
 
