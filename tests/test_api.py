@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 import uvicorn
@@ -15,7 +16,7 @@ from animal_data_service.generator import generate
 from litestar import Litestar
 from litestar.testing import TestClient
 from moto.server import ThreadedMotoServer
-from servers import free_port
+from servers import BIN, data_service, free_port, running
 
 from animal_challenge.api import TrainRequest, create_app
 from animal_challenge.config import Settings
@@ -479,3 +480,68 @@ def test_docs_render_from_local_assets_and_the_spec_is_served(client):
     }
     assert spec["paths"]["/predict"]["post"]["responses"].keys() >= {"200", "400", "413", "503"}
     assert spec["paths"]["/models/train"]["post"]["security"] == [{"bearer": []}]
+
+
+# --- end to end: the console script, the real data service, the S3 store on a moto server
+
+
+def wait_for(http: httpx.Client, check, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
+    port = free_port()
+    env = {
+        "ANIMAL_CHALLENGE_S3_ENDPOINT": moto_s3.endpoint,
+        "ANIMAL_CHALLENGE_S3_ACCESS_KEY": moto_s3.access_key,
+        "ANIMAL_CHALLENGE_S3_SECRET_KEY": moto_s3.secret_key,
+        "ANIMAL_CHALLENGE_API_TOKEN": TOKEN,
+    }
+    with data_service() as service_url:
+        cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--store", "s3://e2e/models"]
+        cmd += ["--db", str(tmp_path / "history.sqlite"), "--data-service-url", service_url]
+        with (
+            running([*cmd, "--train-if-empty"], f"http://127.0.0.1:{port}/health", env),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+        ):
+            # A first model is trained from the data service and stored in S3.
+            wait_for(http, lambda: http.get("/ready").json()["model_version"])
+            assert http.get("/ready").json() == {
+                "status": "ready",
+                "model_version": http.get("/models").json()[0]["id"],
+                "problems": {},
+            }
+            first = http.get("/ready").json()["model_version"]
+            assert http.get(f"/models/{first}").json()["provenance"]["service_url"] == service_url
+
+            answer = http.post("/predict", json=KANGAROO).json()
+            assert (answer["species"], answer["model_version"]) == ("kangaroo", first)
+            batch = http.post("/predict/batch", json={"points": [DOG, CHICKEN, SPIDER]}).json()
+            assert [p["species"] for p in batch["predictions"]] == ["dog", "chicken", "outlier"]
+            assert http.post(f"/predictions/{answer['id']}/feedback", json={"species": "kangaroo"}).status_code == 200
+
+            job = http.post("/models/train", json={"seed": 9, "n": 3000, "include_feedback": True}, headers=AUTH)
+            assert job.status_code == 202
+            wait_for(http, lambda: http.get(f"/models/jobs/{job.json()['id']}").json()["state"] == "succeeded")
+            second = http.get(f"/models/jobs/{job.json()['id']}").json()["version_id"]
+            assert http.post("/predict", json=DOG).json()["model_version"] == second
+            assert http.get(f"/models/{second}").json()["provenance"]["n_feedback"] == 1
+
+            assert http.post(f"/models/{first}/activate", headers=AUTH).json()["active"] is True
+            assert http.post("/predict", json=DOG).json()["model_version"] == first
+            assert "/docs/assets/swagger-ui-bundle.js" in http.get("/docs").text
+            made = len(http.get("/predictions", params={"limit": 1000}).json())
+            assert made == 6
+
+        # Restarted on the same store and history: the active version comes back, nothing stored was lost.
+        with (
+            running(cmd, f"http://127.0.0.1:{port}/health", env),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+        ):
+            assert http.get("/ready").json()["model_version"] == first
+            assert [m["id"] for m in http.get("/models").json()] == [second, first]
+            assert len(http.get("/predictions", params={"limit": 1000}).json()) == made
+            assert http.post("/predict", json=DOG).json()["id"] == made + 1
