@@ -6,7 +6,7 @@
 __all__ = ['KNOWN_LEGS', 'WINGED_LEGS', 'rule_reasons', 'dense_cores', 'connected_members', 'SizeRange', 'size_range', 'is_haze',
            'size_groups', 'find_outliers']
 
-# %% ../nbs/03_outliers.ipynb #74c5023e
+# %% ../nbs/03_outliers.ipynb #00370742
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,11 +14,11 @@ import pandas as pd
 from sklearn.cluster import DBSCAN, HDBSCAN
 from sklearn.neighbors import NearestNeighbors
 
-# %% ../nbs/03_outliers.ipynb #c0e0739f
+# %% ../nbs/03_outliers.ipynb #5cd88a22
 KNOWN_LEGS = (2, 4)  # leg counts of the four animals (kangaroo and chicken walk on 2, elephant and dog on 4)
 WINGED_LEGS = 2  # only the chicken has wings, and it walks on 2 legs
 
-# %% ../nbs/03_outliers.ipynb #7d0425ff
+# %% ../nbs/03_outliers.ipynb #ccee8e75
 def rule_reasons(
     df: pd.DataFrame,  # validated points (`schema.validate_points`)
 ) -> pd.Series:
@@ -37,7 +37,7 @@ def rule_reasons(
     )
     return reason
 
-# %% ../nbs/03_outliers.ipynb #42bfff4b
+# %% ../nbs/03_outliers.ipynb #9ba7d136
 def dense_cores(
     log_size: np.ndarray,  # (n, 2) log height and log weight of points that share legs and wings
     rng: np.random.Generator,  # picks the sample
@@ -54,7 +54,7 @@ def dense_cores(
     cores = [sample[found == k] for k in set(found) - {-1}]
     return sorted(cores, key=len, reverse=True)
 
-# %% ../nbs/03_outliers.ipynb #02d96cb1
+# %% ../nbs/03_outliers.ipynb #7da76aa9
 def connected_members(
     points: np.ndarray,  # (n, 2) height and weight of points that share legs and wings
     core: np.ndarray,  # (m, 2) the points of one dense core, in the same units
@@ -75,7 +75,7 @@ def connected_members(
         return np.array([], dtype=int)
     return np.flatnonzero(found == np.bincount(ours).argmax())
 
-# %% ../nbs/03_outliers.ipynb #802aa377
+# %% ../nbs/03_outliers.ipynb #f5df9367
 @dataclass
 class SizeRange:
     "A group of points: its legs and wings, and the box of heights (m) and weights (kg) it fills."
@@ -108,7 +108,7 @@ class SizeRange:
         w = max(0.0, min(self.weight[1], other.weight[1]) - max(self.weight[0], other.weight[0]))
         return h * w / max(min(self.area, other.area), 1e-300)
 
-# %% ../nbs/03_outliers.ipynb #9accfe9d
+# %% ../nbs/03_outliers.ipynb #6f552edc
 def size_range(
     points: np.ndarray,  # (n, 2) heights and weights of one group
     legs: int,  # the group's leg count
@@ -122,16 +122,16 @@ def size_range(
     lo, hi = np.maximum(lo - pad, 0.0), hi + pad
     return SizeRange(legs, wings, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])))
 
-# %% ../nbs/03_outliers.ipynb #36411d86
+# %% ../nbs/03_outliers.ipynb #a142f380
 def is_haze(
     group: SizeRange,  # a candidate group
-    members: int,  # how many points it holds
+    members: float,  # how many points it holds (in the whole flag group, when found on a sample)
     broken: np.ndarray,  # (n, 2) heights and weights of the points that break the domain rules
 ) -> bool:
     "Whether the box of `group` holds at least as many rule-breaking points as members: noise, not an animal."
     return bool(group.covers(broken[:, 0], broken[:, 1]).sum() >= members)
 
-# %% ../nbs/03_outliers.ipynb #efe9a530
+# %% ../nbs/03_outliers.ipynb #5e95543b
 def _keep_distinct(ranges: list[SizeRange]) -> list[SizeRange]:
     "Drop ranges that engulf a smaller one (the haze around a group), then duplicates of the same group."
     tight = [r for r in ranges if not any(o.area < r.area and o.overlap(r) >= 0.9 for o in ranges if o is not r)]
@@ -166,7 +166,7 @@ def size_groups(
         groups += _keep_distinct(found)
     return groups
 
-# %% ../nbs/03_outliers.ipynb #29503c28
+# %% ../nbs/03_outliers.ipynb #0f619142
 def _size_reason(row) -> str:
     wings = "with wings" if row.has_wings else "without wings"
     return (
