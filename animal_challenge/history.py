@@ -173,7 +173,7 @@ class PredictionLog:
     def __exit__(self, *exc) -> None:
         self.close()
 
-# %% ../nbs/07_history.ipynb #2fc34549
+# %% ../nbs/07_history.ipynb #584b3cb5
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -192,6 +192,8 @@ def record(
     rows = answer_rows(points, answers, model_version, _now())
     conn = self.db.conn
     try:
+        if len(rows) == 1:
+            return [conn.execute(_INSERT, (None, *rows[0])).lastrowid]
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0]
