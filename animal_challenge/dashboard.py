@@ -314,7 +314,7 @@ def table_html(
     "`df` as an HTML table, or the `empty` sentence."
     if df.empty:
         return f"<p class='{css_class} ac-empty'>{html.escape(empty)}</p>"
-    return df.to_html(index=False, classes=["dataframe", css_class], border=0)
+    return df.to_html(index=False, classes=[css_class], border=0)  # pandas adds "dataframe"
 
 # %% ../nbs/09_dashboard.ipynb #652149a2
 SAMPLE_SIZE = 2000  # training points drawn again for the plot
@@ -713,7 +713,8 @@ def on_train(self: Dashboard, _: widgets.Button | None = None) -> None:
     self.models_message.value = ""
     self.show_job(job)
     self.train_button.disabled = True
-    threading.Thread(target=self.follow_job, args=(job["id"],), name="training-job", daemon=True).start()
+    self.job_thread = threading.Thread(target=self.follow_job, args=(job["id"],), name="training-job", daemon=True)
+    self.job_thread.start()
 
 
 @patch

@@ -1,0 +1,346 @@
+"""The dashboard's client and widgets against the real API in process (Litestar's TestClient), with a model trained
+on the real data service; the browser and Voila are in `test_dashboard_browser.py`."""
+
+import asyncio
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+from servers import data_service, free_port
+
+from animal_challenge.api import TrainRequest, create_app
+from animal_challenge.config import Settings
+from animal_challenge.dashboard import (
+    TRAIN_SIZES,
+    ApiClient,
+    Dashboard,
+    dashboard_env,
+    dashboard_notebook,
+    pool_keeping_kernel_manager,
+    training_sample,
+    voila_command,
+)
+from animal_challenge.data import DataClient
+from animal_challenge.registry import LocalModelStore
+from animal_challenge.schema import LABELS
+from animal_challenge.training import train_and_store
+
+TOKEN = "dashboard-test-token"
+ELEPHANT = {"walks_on_n_legs": 4, "height": 3.1, "weight": 5200.0, "has_wings": False, "has_tail": True}
+CHICKEN = {"walks_on_n_legs": 2, "height": 0.3, "weight": 2.0, "has_wings": True, "has_tail": True}
+NOISE = {"walks_on_n_legs": 3, "height": 7.0, "weight": 300.0, "has_wings": True, "has_tail": False}
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[str]:
+    with data_service() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, service) -> Path:
+    "A model store holding one active version trained on 1000 points of seed 1."
+    data_dir = tmp_path_factory.mktemp("trained")
+    train_and_store(1, 1000, Settings(data_dir=data_dir, data_service_url=service))
+    return data_dir / "models"
+
+
+def quick_trainer(seed, n, settings, store, extra_points=None, activate=True, progress=None):
+    "`train_and_store`'s signature: stores the active model again as a new version, so a job takes milliseconds."
+    model, version = store.load()
+    progress("fitting the model", 0.5)
+    provenance = {**version.provenance.model_dump(), "seed": seed, "n": n}
+    new = store.save(model, {"metrics": version.metrics, "provenance": provenance})
+    return store.activate(new.id) if activate else new
+
+
+@pytest.fixture
+def api(tmp_path, trained, service) -> Iterator[TestClient]:
+    "The real API over a copy of the trained store and a fresh history."
+    shutil.copytree(trained, tmp_path / "models")
+    settings = Settings(data_dir=tmp_path, data_service_url=service, api_token=TOKEN)
+    with TestClient(create_app(settings, trainer=quick_trainer)) as client:
+        yield client
+
+
+def settle(dash: Dashboard) -> Dashboard:
+    "`dash` once its training sample has loaded (or failed to)."
+    while dash._loading.locked():
+        asyncio.run(asyncio.sleep(0.01))
+    return dash
+
+
+@pytest.fixture
+def dash(api) -> Dashboard:
+    return settle(Dashboard(ApiClient(str(api.base_url), http=api), page_size=2))
+
+
+def fill(dash: Dashboard, point: dict) -> None:
+    dash.legs.value, dash.height.value, dash.weight.value = point["walks_on_n_legs"], point["height"], point["weight"]
+    dash.wings.value, dash.tail.value = point["has_wings"], point["has_tail"]
+
+
+def predict(dash: Dashboard, point: dict) -> None:
+    fill(dash, point)
+    dash.on_predict()
+
+
+# --- Predict
+
+
+def test_predict_shows_the_verdict_and_stores_the_point(dash, api):
+    predict(dash, ELEPHANT)
+    assert "<h3 class='ac-species'>Elephant</h3>" in dash.result.value
+    assert dash.result.value.count("class='ac-prob'") == 4
+    assert "Cannot be ruled out at 95 %: elephant." in dash.result.value
+    assert dash.predict_message.value == ""
+    assert api.get("/predictions").json()[0]["point"] == ELEPHANT
+
+
+def test_the_plot_places_the_point_among_the_training_data(dash, api):
+    version = api.get("/models").json()[0]
+    assert dash.sample_version == version["id"]
+    assert len(dash.sample) == 1000  # all of this small model's points: SAMPLE_SIZE is larger
+    assert set(dash.sample.label) <= set(LABELS)
+    assert dash.plot_note.value == (
+        f"Training data of model {version['id']}: the first 1000 of its 1000 points (seed 1), labelled as in training."
+    )
+    predict(dash, ELEPHANT)
+    assert dash.last == (ELEPHANT, "elephant")
+    assert dash.plot.value[:4] == b"\x89PNG"
+
+
+def test_a_noise_point_is_not_one_of_the_known_animals_with_reasons(dash):
+    predict(dash, NOISE)
+    assert "Not one of the known animals" in dash.result.value
+    assert "walks on 3 legs" in dash.result.value
+
+
+def test_values_the_api_refuses_name_the_field(dash):
+    fill(dash, ELEPHANT)
+    dash.height.min = 0.0  # widgets bound what a user can type; a refusal must still be readable
+    dash.height.value = 0.0
+    dash.on_predict()
+    assert "The API cannot predict with these values: height: Input should be greater than 0." in (
+        dash.predict_message.value
+    )
+
+
+def test_a_missing_model_is_said_in_words(tmp_path, service):
+    settings = Settings(data_dir=tmp_path, data_service_url=service)
+    with TestClient(create_app(settings, store=LocalModelStore(tmp_path / "empty"))) as client:
+        dash = settle(Dashboard(ApiClient(str(client.base_url), http=client)))
+        assert dash.plot_note.value == "No model version is active yet, so there is no training data to show."
+        dash.on_predict()
+        assert "The API cannot predict right now: " in dash.predict_message.value
+        assert "holds no model yet" in dash.predict_message.value
+
+
+def test_api_down_keeps_the_inputs_and_recovers(dash, api):
+    working = dash.api
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    dash.api = ApiClient(url, timeout=2)
+    fill(dash, ELEPHANT)
+    dash.on_predict()
+    assert f"The API at {url} does not answer. Start it with <code>animal-challenge api</code>" in (
+        dash.predict_message.value
+    )
+    assert dash.point() == ELEPHANT
+    dash.api = working  # the API is back
+    dash.on_predict()
+    assert dash.predict_message.value == ""
+    assert "Elephant" in dash.result.value
+
+
+def test_an_unexpected_failure_is_a_sentence_not_a_traceback():
+    def explode(request):
+        raise RuntimeError("boom")
+
+    http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(explode))
+    dash = Dashboard(ApiClient("http://api.test", http=http), sample_loader=None)
+    dash.on_predict()
+    assert dash.predict_message.value == (
+        "<div class='ac-notice ac-error'>Something unexpected went wrong (RuntimeError: boom). "
+        "Try again; if it keeps happening, the dashboard&#x27;s log has the details.</div>"
+    )
+
+
+def test_an_answer_that_is_not_json_means_a_wrong_address():
+    http = httpx.Client(
+        base_url="http://web.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>"))
+    )
+    dash = Dashboard(ApiClient("http://web.test", http=http), sample_loader=None)
+    dash.on_predict()
+    assert "http://web.test answered /predict with something that is not the API&#x27;s JSON" in (
+        dash.predict_message.value
+    )
+
+
+# --- History
+
+
+def ids(dash: Dashboard) -> list[int]:
+    "The prediction ids on the History page, as offered for correction (one per row, in table order)."
+    return [value for _, value in dash.feedback_id.options]
+
+
+def test_history_pages_newest_first_and_filters(dash):
+    for point in (ELEPHANT, CHICKEN, NOISE):
+        predict(dash, point)
+    dash.refresh_history()
+    assert ids(dash) == [3, 2]
+    assert dash.history.value.count("<tr") == 3  # header and two rows
+    assert (dash.prev_button.disabled, dash.next_button.disabled) == (True, False)
+    assert dash.page_label.value == "predictions 1 to 2"
+    dash.turn_page(+1)
+    assert ids(dash) == [1]
+    assert (dash.prev_button.disabled, dash.next_button.disabled) == (False, True)
+    dash.species_filter.value = "chicken"  # filtering starts again from the newest
+    assert (dash.offset, ids(dash)) == (0, [2])
+
+
+def test_an_empty_history_says_so(dash):
+    dash.refresh_history()
+    assert dash.history.value == "<p class='ac-history-table ac-empty'>No predictions here yet.</p>"
+    assert dash.feedback_id.options == ()
+
+
+def test_a_correction_is_stored_and_shown(dash, api):
+    predict(dash, NOISE)
+    dash.refresh_history()
+    dash.feedback_id.value, dash.feedback_species.value = 1, "chicken"
+    dash.on_feedback()
+    assert "Prediction #1 is recorded as chicken" in dash.history_message.value
+    assert "<td>chicken</td>" in dash.history.value
+    assert api.get("/predictions").json()[0]["feedback"] == "chicken"
+
+
+def test_a_correction_without_a_choice_says_what_to_do(dash):
+    dash.on_feedback()
+    assert "Choose a prediction to correct first" in dash.history_message.value
+
+
+# --- Models
+
+
+def test_training_needs_the_token_then_follows_the_job_to_the_new_active_version(dash, api):
+    dash.refresh_models()
+    first = api.get("/models").json()[0]["id"]
+    dash.seed.value, dash.size.value = 7, 1000
+    dash.on_train()
+    assert "To train a model, the API needs its token: type it in the Token field" in dash.models_message.value
+    dash.token.value = TOKEN
+    dash.on_train()
+    dash.job_thread.join(timeout=20)
+    assert "is trained and active: it answers predictions now." in dash.job_status.value
+    assert (dash.job_progress.value, dash.train_button.disabled) == (1.0, False)
+    versions = api.get("/models").json()
+    new = next(v for v in versions if v["active"])
+    assert new["id"] != first and (new["provenance"]["seed"], new["provenance"]["n"]) == (7, 1000)
+    assert dash.version_choice.options[0] == (f"{new['id']} (active)", new["id"])
+    assert dash.models.value.count("✔") == 1
+
+
+def test_a_wrong_token_is_refused_in_words(dash):
+    dash.token.value = "not-the-token"
+    dash.on_train()
+    assert "the API needs its token" in dash.models_message.value
+
+
+def test_activating_another_version(dash, api):
+    dash.token.value = TOKEN
+    dash.on_train()
+    dash.job_thread.join(timeout=20)
+    old = next(v["id"] for v in api.get("/models").json() if not v["active"])
+    dash.version_choice.value = old
+    dash.on_activate()
+    assert f"Version {old} answers predictions now." in dash.models_message.value
+    assert api.get("/ready").json()["model_version"] == old
+
+
+def test_a_token_given_to_the_dashboard_is_used(api):
+    dash = settle(Dashboard(ApiClient(str(api.base_url), token=TOKEN, http=api)))
+    assert dash.token.placeholder == "the dashboard's token is used unless you type another"
+    dash.on_train()
+    dash.job_thread.join(timeout=20)
+    assert "is trained and active" in dash.job_status.value
+
+
+def test_train_bounds_are_the_apis():
+    bounds = {type(m).__name__: m for m in TrainRequest.model_fields["n"].metadata}
+    assert (bounds["Ge"].ge, bounds["Le"].le) == TRAIN_SIZES
+
+
+# --- the training sample
+
+
+def test_the_training_sample_is_the_start_of_the_training_data(service):
+    version = {"provenance": {"service_url": service, "seed": 5, "n": 10_000}}
+    sample = training_sample(version, n=600)
+    with DataClient(service) as client:
+        start = client.fetch(5, 10_000).iloc[:600]
+    assert sample[start.columns.tolist()].equals(start)
+    assert set(sample.label) <= set(LABELS)
+
+
+# --- serving
+
+
+def test_the_voila_notebook_ships_in_the_package():
+    nb = dashboard_notebook()
+    assert nb.parent.name == "notebooks" and nb.parent.parent.name == "animal_challenge"
+    assert "Dashboard.from_settings(Settings())" in nb.read_text()
+
+
+def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
+    cmd = voila_command(Settings(host="0.0.0.0", dashboard_port=9001), pool_size=3, cull_after=45)
+    assert cmd[:4] == [sys.executable, "-m", "voila", str(dashboard_notebook())]
+    for flag in [
+        "--Voila.ip=0.0.0.0",
+        "--Voila.port=9001",
+        "--Voila.port_retries=0",
+        "--preheat_kernel=True",
+        "--pool_size=3",
+        "--MappingKernelManager.cull_idle_timeout=45",
+        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolKeepingKernelManager",
+        "--show_tracebacks=False",
+    ]:
+        assert flag in cmd
+
+
+def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
+    settings = Settings(api_url="http://api:8000", api_token="s3cret")
+    assert dashboard_env(settings, base={"HOME": "/h"}) == {
+        "HOME": "/h",
+        "ANIMAL_CHALLENGE_API_URL": "http://api:8000",
+        "ANIMAL_CHALLENGE_API_TOKEN": "s3cret",
+    }
+    no_token = dashboard_env(Settings(api_url="http://api:8000"), base={"ANIMAL_CHALLENGE_API_TOKEN": "stale"})
+    assert no_token == {"ANIMAL_CHALLENGE_API_URL": "http://api:8000"}
+    dash = Dashboard(ApiClient.from_settings(settings), sample_loader=None)
+    assert (dash.api.base_url, dash.api.token) == ("http://api:8000", "s3cret")
+
+
+def test_culling_spares_the_kernels_waiting_in_the_pool():
+    from animal_challenge import dashboard
+
+    manager_class = pool_keeping_kernel_manager()
+    assert dashboard.PoolKeepingKernelManager is manager_class  # what Voila's configuration names
+
+    async def check():
+        manager = manager_class()
+        waiting = asyncio.get_running_loop().create_future()
+        waiting.set_result({"kernel_id": "pooled"})
+        starting = asyncio.get_running_loop().create_future()
+        manager._pools = {"dashboard.ipynb": [waiting, starting]}
+        assert manager.pooled() == {"pooled"}
+        await manager.cull_kernel_if_idle("pooled")  # skipped: Jupyter's would look the kernel up and fail
+        with pytest.raises(KeyError):
+            await manager.cull_kernel_if_idle("visitor")  # handed to Jupyter's culling
+        starting.cancel()
+
+    asyncio.run(check())
