@@ -481,12 +481,13 @@ def _predict_tab(self: Dashboard) -> widgets.Widget:
     self.predict_message = widgets.HTML().add_class("ac-predict-message")
     self.result = widgets.HTML().add_class("ac-result")
     self.plot = widgets.Image(value=png(sample_plot(None)), format="png", width="640").add_class("ac-plot")
+    self.plot_star = widgets.HTML().add_class("ac-plot-star")
     self.plot_note = widgets.HTML().add_class("ac-plot-note")
     form = widgets.VBox([self.legs, self.height, self.weight, self.wings, self.tail, bounds, self.predict_button])
     form.layout.min_width = "24em"
-    return widgets.VBox([widgets.HBox([form, self.result]), self.predict_message, self.plot, self.plot_note]).add_class(
-        "ac-predict-tab"
-    )
+    return widgets.VBox(
+        [widgets.HBox([form, self.result]), self.predict_message, self.plot, self.plot_star, self.plot_note]
+    ).add_class("ac-predict-tab")
 
 
 @patch
@@ -519,6 +520,9 @@ def show_plot(self: Dashboard, point: dict | None = None, label: str | None = No
     "Draw `point` among the training sample (whatever of it is loaded)."
     self.last = (point, label)
     self.plot.value = png(sample_plot(self.sample, point, label))
+    if point is not None:  # the plot in words, after the image: readers without sight of it, and tests, wait for it
+        where = f"{point['weight']:g} kg, {point['height']:g} m"
+        self.plot_star.value = html.escape(f"The black star is your animal ({label}): {where}.")
 
 # %% ../nbs/09_dashboard.ipynb #5cb8b62d
 @patch

@@ -1,0 +1,201 @@
+"""The dashboard in a real browser: Debian Chromium driven by Playwright, against a real data service, a real API
+(with a model trained on the data service's points) and Voila started by `serve_dashboard`.
+
+The servers and the page are shared by the module, and the tests run in file order like a user going through the
+page: predict two animals, find them in the History, correct one, retrain, and finally lose the API and get it back.
+Each test states what the page must show and, where it matters, checks the API's own answer too.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from servers import BIN, data_service, free_port, running
+
+from animal_challenge.config import Settings
+from animal_challenge.training import train_and_store
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TOKEN = "browser-test-token-0123456789"
+SCREENSHOT = Path(__file__).resolve().parents[1] / "nbs" / "dashboard.png"
+ELEPHANT = {"legs": "4", "height": "3.1", "weight": "5200", "wings": False, "tail": True}
+NOISE = {"legs": "3", "height": "7", "weight": "300", "wings": True, "tail": False}  # no animal walks on 3 legs
+
+
+@dataclass
+class Stack:
+    "The running servers: the API can be stopped and started again on the same port."
+
+    api_url: str
+    api_cmd: list[str]
+    dashboard_url: str
+    servers: ExitStack
+    api: subprocess.Popen | None = None
+
+    def start_api(self) -> None:
+        self.api = self.servers.enter_context(running(self.api_cmd, self.api_url + "/health"))
+
+    def stop_api(self) -> None:
+        os.killpg(self.api.pid, signal.SIGTERM)
+        self.api.wait(timeout=10)
+
+    def api_get(self, path: str):
+        return httpx.get(self.api_url + path, timeout=10).json()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    "Data service, API with a first model (1000 points, seed 1) and token, and the dashboard, on free ports."
+    data_dir = tmp_path_factory.mktemp("dashboard")
+    with ExitStack() as servers:
+        service = servers.enter_context(data_service())
+        train_and_store(1, 1000, Settings(data_dir=data_dir, data_service_url=service))
+        api_port, dashboard_port = free_port(), free_port()
+        api_cmd = [str(BIN / "animal-challenge"), "api", "--port", str(api_port), "--token", TOKEN]
+        api_cmd += ["--data-dir", str(data_dir), "--data-service-url", service]
+        stack = Stack(f"http://127.0.0.1:{api_port}", api_cmd, f"http://127.0.0.1:{dashboard_port}/", servers)
+        stack.start_api()
+        serve = (
+            "from animal_challenge.config import Settings; from animal_challenge.dashboard import serve_dashboard; "
+            f"serve_dashboard(Settings(api_url={stack.api_url!r}, api_token=None), port={dashboard_port})"
+        )  # no token: the user types it
+        servers.enter_context(running([sys.executable, "-c", serve], stack.dashboard_url + "voila/static/voila.js"))
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def page(stack):
+    "The dashboard open in headless Chromium, ready to take input."
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(stack.dashboard_url)
+        page.locator(".ac-predict").wait_for()
+        yield page
+        browser.close()
+
+
+def fill_form(page, values: dict) -> None:
+    "Type a point into the Predict form."
+    for name in ("legs", "height", "weight"):
+        page.locator(f".ac-{name} input").fill(values[name])
+    for name in ("wings", "tail"):
+        page.locator(f".ac-{name} input").set_checked(values[name])
+
+
+def predict(page, values: dict) -> None:
+    "Fill the form, press Predict and wait for a new verdict."
+    before = page.locator(".ac-result").inner_text()
+    fill_form(page, values)
+    page.locator(".ac-predict").click()
+    page.wait_for_function(
+        "before => document.querySelector('.ac-result').innerText !== before"
+        " || document.querySelector('.ac-predict-message').innerText !== ''",
+        arg=before,
+    )
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def expect(locator):
+    return sync_api.expect(locator)
+
+
+def test_predict_an_elephant(page):
+    predict(page, ELEPHANT)
+    expect(page.locator(".ac-result .ac-species")).to_have_text("Elephant")
+    expect(page.locator(".ac-result .ac-prob")).to_have_count(4)  # a bar per species
+    expect(page.locator(".ac-result .ac-interval")).to_contain_text("Probability of elephant:")
+    expect(page.locator(".ac-result .ac-conformal")).to_contain_text("Cannot be ruled out at 95 %: elephant")
+    expect(page.locator(".ac-plot-note")).to_contain_text("Training data of model")  # the plot has its background
+    expect(page.locator(".ac-plot-star")).to_have_text("The black star is your animal (elephant): 5200 kg, 3.1 m.")
+    expect(page.locator(".ac-predict-message")).to_have_text("")
+    page.wait_for_timeout(300)  # the new image has arrived (the caption follows it); let the browser draw it
+    page.locator(".ac-predict-tab").screenshot(path=SCREENSHOT)
+    assert SCREENSHOT.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_noise_point_is_not_one_of_the_known_animals(page):
+    predict(page, NOISE)
+    expect(page.locator(".ac-result .ac-species")).to_have_text("Not one of the known animals")
+    expect(page.locator(".ac-result .ac-reasons")).to_contain_text("walks on 3 legs")
+
+
+def test_history_shows_both_newest_first_and_filters(page, stack):
+    open_tab(page, "History")  # opening the tab lists what the API has now
+    rows = page.locator(".ac-history-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator("td").nth(2)).to_have_text("outlier")
+    expect(rows.nth(1).locator("td").nth(2)).to_have_text("elephant")
+    page.locator(".ac-history-species select").select_option("elephant")
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0).locator("td").nth(2)).to_have_text("elephant")
+    page.locator(".ac-history-species select").select_option("all")
+    expect(rows).to_have_count(2)
+
+
+def test_correct_a_prediction(page, stack):
+    outlier_id = stack.api_get("/predictions?species=outlier")[0]["id"]
+    page.locator(".ac-feedback-id select").select_option(label=f"#{outlier_id} (outlier)")
+    page.locator(".ac-feedback-species select").select_option("chicken")
+    page.locator(".ac-feedback-send").click()
+    expect(page.locator(".ac-history-message")).to_contain_text(f"Prediction #{outlier_id} is recorded as chicken")
+    row = page.locator(".ac-history-table tbody tr").nth(0)
+    expect(row.locator("td").nth(9)).to_have_text("chicken")  # the "corrected to" column
+    assert stack.api_get("/predictions?species=outlier")[0]["feedback"] == "chicken"
+
+
+def test_retrain_needs_the_token_then_activates_the_new_version(page, stack):
+    open_tab(page, "Models")
+    rows = page.locator(".ac-models-table tbody tr")
+    expect(rows).to_have_count(1)
+    first = stack.api_get("/models")[0]["id"]
+    page.locator(".ac-train-seed input").fill("7")
+    page.locator(".ac-train-n input").fill("1000")
+    page.locator(".ac-train").click()
+    expect(page.locator(".ac-models-message")).to_contain_text("the API needs its token: type it in the Token field")
+    page.locator(".ac-token input").fill(TOKEN)
+    page.locator(".ac-train").click()
+    expect(page.locator(".ac-train-status")).to_contain_text("is trained and active", timeout=90_000)
+    expect(rows).to_have_count(2)
+    versions = stack.api_get("/models")
+    new = next(v for v in versions if v["active"])
+    assert new["id"] != first and new["provenance"]["seed"] == 7 and new["provenance"]["n"] == 1000
+    active_row = rows.filter(has_text=new["id"])
+    expect(active_row.locator("td").nth(2)).to_have_text("✔")
+
+
+def test_api_down_is_said_in_words_inputs_kept_and_page_recovers(page, stack):
+    open_tab(page, "Predict")
+    stack.stop_api()
+    predict(page, ELEPHANT)
+    message = page.locator(".ac-predict-message")
+    expect(message).to_contain_text(f"The API at {stack.api_url} does not answer. Start it with animal-challenge api")
+    expect(page.locator(".ac-weight input")).to_have_value("5200")  # what the user typed is still there
+    assert "Traceback" not in page.content()
+    stack.start_api()
+    page.locator(".ac-predict").click()
+    expect(message).to_have_text("")
+    expect(page.locator(".ac-result .ac-species")).to_have_text("Elephant")
+    expect(page.locator(".ac-result .ac-version")).to_contain_text("Prediction #3")
