@@ -124,7 +124,7 @@ def as_record(
         out[c] = json.loads(row[c])
     return out
 
-# %% ../nbs/07_history.ipynb #de8ea8ba
+# %% ../nbs/07_history.ipynb #2e5bf3e8
 class PredictionLog:
     "The prediction history in the SQLite file at `path`, safe to share between threads and processes."
 
@@ -132,8 +132,9 @@ class PredictionLog:
         self,
         path: Path | str,  # the SQLite file; created with its folder if missing
         timeout: float = 30.0,  # seconds a writer waits for another one before giving up
+        checkpoint_every: float = 1.0,  # seconds between WAL checkpoints on a background thread
     ):
-        self.path, self.timeout = Path(path), timeout
+        self.path, self.timeout, self.checkpoint_every = Path(path), timeout, checkpoint_every
         self._local, self._lock, self._conns, self._pid = threading.local(), threading.Lock(), [], os.getpid()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,23 +145,42 @@ class PredictionLog:
                 f"cannot open the prediction history {self.path}: {e}. "
                 "Point ANIMAL_CHALLENGE_DB (or --db) at a file in a writable folder."
             ) from None
+        self._start_checkpoints()
 
     @property
     def db(self) -> Database:
         "This thread's connection, opened on first use."
         if self._pid != os.getpid():  # a forked child must not use its parent's connections
             self._local, self._conns, self._pid = threading.local(), [], os.getpid()
+            self._start_checkpoints()
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes of the process
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on their own thread, see below
             db = self._local.db = Database(conn)
             with self._lock:
                 self._conns.append(conn)
         return db
 
+    def _start_checkpoints(self) -> None:
+        "Start the thread that moves the WAL into the database file every `checkpoint_every` seconds."
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.wait(self.checkpoint_every):
+                try:
+                    self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never blocks readers or writers
+                except sqlite3.Error:
+                    pass  # busy or closing: the next round catches up
+
+        self._checkpoints = threading.Thread(target=run, name=f"checkpoint {self.path.name}", daemon=True)
+        self._checkpoints.start()
+
     def close(self) -> None:
-        "Close every thread's connection."
+        "Stop the checkpoints and close every thread's connection."
+        self._stop.set()
+        self._checkpoints.join()
         with self._lock:
             for conn in self._conns:
                 conn.close()

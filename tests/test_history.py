@@ -1,7 +1,9 @@
 """The prediction history: round trips, paging, feedback, and many threads and processes writing one file."""
 
 import multiprocessing as mp
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +152,15 @@ def test_processes_write_one_file_without_losing_rows(tmp_path):
     with PredictionLog(path) as log:
         assert log.count() == 4 * per_worker
         assert {r["model_version"] for r in log.recent(limit=1000)} == {f"worker{w}" for w in range(4)}
+
+
+def test_a_background_thread_keeps_the_wal_small(tmp_path):
+    wal_bytes = {}
+    for every in (0.05, 3600.0):
+        path = tmp_path / f"every-{every}.sqlite"
+        with PredictionLog(path, checkpoint_every=every) as log:
+            for _ in range(20):
+                log.record([DOG] * 500, columns(*[answer("dog")] * 500), "m")
+                time.sleep(0.08)
+            wal_bytes[every] = Path(f"{path}-wal").stat().st_size
+    assert wal_bytes[0.05] < wal_bytes[3600.0] / 4
