@@ -6,7 +6,7 @@
 __all__ = ['KNOWN_LEGS', 'WINGED_LEGS', 'rule_reasons', 'dense_cores', 'connected_members', 'SizeRange', 'size_range', 'is_haze',
            'size_groups', 'find_outliers']
 
-# %% ../nbs/03_outliers.ipynb #00370742
+# %% ../nbs/03_outliers.ipynb #4a81948d
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,11 +14,11 @@ import pandas as pd
 from sklearn.cluster import DBSCAN, HDBSCAN
 from sklearn.neighbors import NearestNeighbors
 
-# %% ../nbs/03_outliers.ipynb #5cd88a22
+# %% ../nbs/03_outliers.ipynb #ad14e18e
 KNOWN_LEGS = (2, 4)  # leg counts of the four animals (kangaroo and chicken walk on 2, elephant and dog on 4)
 WINGED_LEGS = 2  # only the chicken has wings, and it walks on 2 legs
 
-# %% ../nbs/03_outliers.ipynb #ccee8e75
+# %% ../nbs/03_outliers.ipynb #3683afe4
 def rule_reasons(
     df: pd.DataFrame,  # validated points (`schema.validate_points`)
 ) -> pd.Series:
@@ -37,7 +37,7 @@ def rule_reasons(
     )
     return reason
 
-# %% ../nbs/03_outliers.ipynb #9ba7d136
+# %% ../nbs/03_outliers.ipynb #8a184ea4
 def dense_cores(
     log_size: np.ndarray,  # (n, 2) log height and log weight of points that share legs and wings
     rng: np.random.Generator,  # picks the sample
@@ -54,28 +54,36 @@ def dense_cores(
     cores = [sample[found == k] for k in set(found) - {-1}]
     return sorted(cores, key=len, reverse=True)
 
-# %% ../nbs/03_outliers.ipynb #7da76aa9
+# %% ../nbs/03_outliers.ipynb #85ee5f4a
 def connected_members(
     points: np.ndarray,  # (n, 2) height and weight of points that share legs and wings
     core: np.ndarray,  # (m, 2) the points of one dense core, in the same units
     k: int = 5,  # neighbours a point needs within reach to carry the chain on (DBSCAN's `min_samples`)
+    rounds: int = 3,  # re-centre on the members found and search again, so a small core still reaches its whole group
 ) -> np.ndarray:
     "Indices of `points` connected to `core` through dense neighbourhoods, in the core's own units."
-    centre = np.median(core, axis=0)
-    q1, q3 = np.quantile(core, [0.25, 0.75], axis=0)
-    z = (points - centre) / np.maximum(q3 - q1, 1e-12)
-    middle = np.all(np.abs(z) <= 0.5, axis=1)
-    probe = z[middle] if middle.sum() > k else z
-    if len(z) <= k:
-        return np.array([], dtype=int)
-    reach = 2 * np.median(NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(probe)[0][:, -1])
-    found = DBSCAN(eps=reach, min_samples=k).fit_predict(z)
-    ours = found[middle & (found >= 0)]
-    if len(ours) == 0:
-        return np.array([], dtype=int)
-    return np.flatnonzero(found == np.bincount(ours).argmax())
+    members = np.array([], dtype=int)
+    if len(points) <= k:
+        return members
+    for _ in range(rounds):
+        centre, (q1, q3) = np.median(core, axis=0), np.quantile(core, [0.25, 0.75], axis=0)
+        scale = np.maximum(q3 - q1, 1e-12)
+        z, z_core = (points - centre) / scale, (core - centre) / scale
+        near = np.all(np.abs(z) <= 2, axis=1)  # typical spacing is measured around the core, not in other groups
+        nn = NearestNeighbors(n_neighbors=k + 1).fit(z)
+        reach = 2.5 * np.median(nn.kneighbors(z[near] if near.sum() > k else z)[0][:, -1])
+        found = DBSCAN(eps=reach, min_samples=k).fit_predict(z)
+        ours = found[nn.kneighbors(z_core, n_neighbors=1)[1][:, 0]]  # the components the core's points fell in
+        ours = ours[ours >= 0]
+        if len(ours) == 0:
+            break
+        grown = np.flatnonzero(found == np.bincount(ours).argmax())
+        if len(grown) <= len(members):
+            break
+        members, core = grown, points[grown]
+    return members
 
-# %% ../nbs/03_outliers.ipynb #f5df9367
+# %% ../nbs/03_outliers.ipynb #7b0ea5c0
 @dataclass
 class SizeRange:
     "A group of points: its legs and wings, and the box of heights (m) and weights (kg) it fills."
@@ -108,7 +116,7 @@ class SizeRange:
         w = max(0.0, min(self.weight[1], other.weight[1]) - max(self.weight[0], other.weight[0]))
         return h * w / max(min(self.area, other.area), 1e-300)
 
-# %% ../nbs/03_outliers.ipynb #6f552edc
+# %% ../nbs/03_outliers.ipynb #efe764f0
 def size_range(
     points: np.ndarray,  # (n, 2) heights and weights of one group
     legs: int,  # the group's leg count
@@ -122,7 +130,7 @@ def size_range(
     lo, hi = np.maximum(lo - pad, 0.0), hi + pad
     return SizeRange(legs, wings, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])))
 
-# %% ../nbs/03_outliers.ipynb #a142f380
+# %% ../nbs/03_outliers.ipynb #1ec2026a
 def is_haze(
     group: SizeRange,  # a candidate group
     members: float,  # how many points it holds (in the whole flag group, when found on a sample)
@@ -131,7 +139,7 @@ def is_haze(
     "Whether the box of `group` holds at least as many rule-breaking points as members: noise, not an animal."
     return bool(group.covers(broken[:, 0], broken[:, 1]).sum() >= members)
 
-# %% ../nbs/03_outliers.ipynb #5e95543b
+# %% ../nbs/03_outliers.ipynb #913ff7c3
 def _keep_distinct(ranges: list[SizeRange]) -> list[SizeRange]:
     "Drop ranges that engulf a smaller one (the haze around a group), then duplicates of the same group."
     tight = [r for r in ranges if not any(o.area < r.area and o.overlap(r) >= 0.9 for o in ranges if o is not r)]
@@ -166,7 +174,7 @@ def size_groups(
         groups += _keep_distinct(found)
     return groups
 
-# %% ../nbs/03_outliers.ipynb #0f619142
+# %% ../nbs/03_outliers.ipynb #cb1d996b
 def _size_reason(row) -> str:
     wings = "with wings" if row.has_wings else "without wings"
     return (

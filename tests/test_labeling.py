@@ -64,3 +64,9 @@ def test_validation_report_flags_swapped_names():
     assert validation_report(clean, labels).matches_typical.all()
     swapped = labels.replace({"chicken": "kangaroo", "kangaroo": "chicken"})
     assert not validation_report(clean, swapped).matches_typical[["chicken", "kangaroo"]].any()
+
+
+@pytest.mark.parametrize("spec_seed", [52, 64, 67, 94, 149])
+def test_rare_species_still_named(spec_seed):
+    "Specs whose rarest species has only 40-90 of 1000 points: the group must still be found and named."
+    assert kept_accuracy(*labeled(spec_seed, 1000, shifted_spec(spec_seed))) == 1.0

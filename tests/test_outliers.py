@@ -91,3 +91,12 @@ def test_haze_carved_into_a_core_is_not_a_group():
     for spec_seed in range(10):
         pts, _ = labeled(spec_seed, 3000, shifted_spec(spec_seed))
         assert sorted((g.legs, g.wings) for g in size_groups(pts)) == [(2, False), (2, True), (4, False), (4, False)]
+
+
+@pytest.mark.parametrize("spec_seed", [52, 64, 67, 94, 149])
+def test_small_groups_are_found_whole(spec_seed):
+    "Shifted specs at n=1000 where a rare species has 40-90 points and HDBSCAN finds only a 15-point corner of it."
+    pts, truth = labeled(spec_seed, 1000, shifted_spec(spec_seed))
+    tp, fp, fn = counts([(pts, truth)])
+    assert fp == 0
+    assert tp / (tp + fn) >= 0.98
