@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FLAGS', 'SETTING_FIELDS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv',
-           'cmd_label', 'describe_version', 'cmd_train', 'cmd_api', 'cmd_up', 'build_parser', 'main']
+           'cmd_label', 'describe_version', 'cmd_train', 'cmd_api', 'cmd_dashboard', 'cmd_up', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #52fd06f6
 import argparse
@@ -151,7 +151,15 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     serve(settings, train_if_empty=args.train_if_empty)
     return 0
 
-# %% ../nbs/10_cli.ipynb #07e75e46
+# %% ../nbs/10_cli.ipynb #2df7691c
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    "Serve the dashboard (this process becomes Voila)."
+    from animal_challenge.dashboard import serve_dashboard  # the widget stack loads only for this command
+
+    serve_dashboard(settings)
+    return 0
+
+# %% ../nbs/10_cli.ipynb #55c5ce13
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     "Run the data service, the API and the dashboard until interrupted."
     try:
@@ -159,7 +167,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     except (StartupError, ModelStoreError, LabelingError) as e:
         raise CommandError(str(e)) from None
 
-# %% ../nbs/10_cli.ipynb #a833604e
+# %% ../nbs/10_cli.ipynb #e07054ae
 FLAGS: dict[tuple[str, str], str] = {}  # (command, setting) -> its flag, e.g. ("api", "api_port") -> "--port"
 
 
@@ -172,7 +180,7 @@ def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str | None 
     metavar = (flag or field).upper()
     parser.add_argument(name, dest=field, default=None, metavar=metavar, help=f"{info.description} [{env}]", **kw)
 
-# %% ../nbs/10_cli.ipynb #9fe7b0b7
+# %% ../nbs/10_cli.ipynb #2fa763ba
 def build_parser() -> argparse.ArgumentParser:
     "The `animal-challenge` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog="animal-challenge", description="Discover, classify and serve animals.")
@@ -219,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-dashboard", dest="dashboard", action="store_false", help="do not start the dashboard")
     up.set_defaults(run=cmd_up)
 
+    dashboard = sub.add_parser("dashboard", help="serve the Voila dashboard over the REST API")
+    _setting_flag(dashboard, "host")
+    _setting_flag(dashboard, "dashboard_port", flag="port", type=int)
+    _setting_flag(dashboard, "api_url")
+    _setting_flag(dashboard, "api_token", flag="token")
+    dashboard.set_defaults(run=cmd_dashboard)
+
     api = sub.add_parser("api", help="serve the REST API")
     _setting_flag(api, "host")
     _setting_flag(api, "api_port", flag="port", type=int)
@@ -230,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=cmd_api)
     return parser
 
-# %% ../nbs/10_cli.ipynb #e6733d58
+# %% ../nbs/10_cli.ipynb #ae4bec80
 SETTING_FIELDS = tuple(Settings.model_fields)  # argparse destinations that are settings
 
 

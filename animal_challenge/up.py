@@ -93,7 +93,7 @@ class Part:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-# %% ../nbs/09a_up.ipynb #fcd16381
+# %% ../nbs/09a_up.ipynb #63485bca
 def _script(name: str) -> str:
     "The console script `name` of this Python's environment, or a `StartupError` saying how to install it."
     path = Path(sys.executable).parent / name
@@ -131,7 +131,7 @@ class LocalSystem:
         if self.with_dashboard:
             url = _url(s.host, s.dashboard_port)
             cmd = [_script("animal-challenge"), "dashboard"]
-            self.parts.append(Part("dashboard", cmd, url + "/api/status", url, s.dashboard_port))
+            self.parts.append(Part("dashboard", cmd, url + "/voila/static/voila.js", url, s.dashboard_port))
 
 # %% ../nbs/09a_up.ipynb #21a63b99
 def child_env(settings: Settings) -> dict[str, str]:

@@ -44,7 +44,10 @@ def start_up(tmp_path, ports, *extra):
 
 
 def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
-    proc = start_up(tmp_path, ports, "--no-dashboard")
+    proc = start_up(
+        tmp_path,
+        ports,
+    )
     try:
         out = read_until(proc, "press Ctrl-C to stop")
         children = psutil.Process(proc.pid).children(recursive=True)
@@ -58,6 +61,11 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
         )
         assert r.status_code == 200 and r.json()["species"] == "elephant"
         assert (tmp_path / "history.sqlite").exists() and (tmp_path / "models").is_dir()
+        dashboard = f"http://127.0.0.1:{ports['dashboard']}"
+        assert f"dashboard     {dashboard}" in out
+        page = httpx.get(dashboard + "/", timeout=120)
+        assert page.status_code == 200 and "voila" in page.text.lower()
+        children = psutil.Process(proc.pid).children(recursive=True)  # now with the page's kernel
     finally:
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=60)[0]
@@ -71,7 +79,10 @@ def test_up_reports_a_port_in_use(tmp_path, ports):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", ports["api"]))
         taken.listen()
-        proc = start_up(tmp_path, ports, "--no-dashboard")
+        proc = start_up(
+            tmp_path,
+            ports,
+        )
         out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 1
     assert f"port {ports['api']} for the API is already in use (use --api-port)" in out
@@ -79,7 +90,10 @@ def test_up_reports_a_port_in_use(tmp_path, ports):
 
 
 def test_up_stops_on_sigterm_too(tmp_path, ports):
-    proc = start_up(tmp_path, ports, "--no-dashboard")
+    proc = start_up(
+        tmp_path,
+        ports,
+    )
     read_until(proc, "press Ctrl-C to stop")
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.terminate()
