@@ -78,6 +78,10 @@ def main() -> None:
     for s in seeds:
         sh.add(*labeled(s, 3000, shifted_spec(s)))
     print(sh.line(f"shifted specs 0-{seeds[-1]} (+-30 %, 20 % noise, unbalanced) x n=3000"))
+    small, specs = Tally(), range(50, 60 if args.quick else 150)
+    for s in specs:
+        small.add(*labeled(s, 1000, shifted_spec(s)))
+    print(small.line(f"shifted specs {specs[0]}-{specs[-1]} x n=1000 (a rare species may have 30-90 points)"))
     sh_big = Tally()
     sh_big.add(*labeled(7, 100_000, shifted_spec(1007)))
     print(sh_big.line("shifted spec 1007, n=100000"))
