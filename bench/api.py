@@ -205,6 +205,48 @@ def prepare(folder: str) -> list[dict]:
     return generate(seed=2, n=20_000)
 
 
+def batch_stages(folder: str, points: list[dict]) -> None:
+    "Where the time of one batch goes, stage by stage, in this process (median of 5 runs each)."
+    import msgspec
+
+    from animal_challenge.api import BatchPrediction, BatchRequest, Prediction, answers_for, points_table
+    from animal_challenge.history import OUTPUTS, PredictionLog, answer_rows
+    from animal_challenge.model import TRUSTED_TYPES
+    from animal_challenge.registry import LocalModelStore
+
+    model, version = LocalModelStore(Path(folder) / "models", trusted=TRUSTED_TYPES).load()
+    log = PredictionLog(Path(folder) / "stages.sqlite")
+    raw = msgspec.json.encode({"points": points})
+
+    def median_ms(f) -> tuple[float, object]:
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            out = f()
+            runs.append(time.perf_counter() - start)
+        return statistics.median(runs) * 1e3, out
+
+    stages = {}
+    stages["JSON decode"], body = median_ms(lambda: msgspec.json.decode(raw))
+    stages["validation (pydantic)"], req = median_ms(lambda: BatchRequest.model_validate(body, strict=True))
+    stages["points → DataFrame"], table = median_ms(lambda: points_table(req.points))
+    stages["model.predict"], _ = median_ms(lambda: model.predict(table))
+    answers = answers_for(model, req.points)
+    stages["history rows"], _ = median_ms(lambda: answer_rows(req.points, answers, version.id, "now"))
+    stages["history insert (incl. rows)"], ids = median_ms(lambda: log.record(req.points, answers, version.id))
+    columns = [answers[c] for c in OUTPUTS]
+    stages["answer structs"], structs = median_ms(
+        lambda: [Prediction(i, version.id, *row) for i, *row in zip(ids, *columns, strict=True)]
+    )
+    stages["JSON encode"], _ = median_ms(lambda: msgspec.json.encode(BatchPrediction(version.id, structs)))
+    total = sum(v for k, v in stages.items() if k != "history rows")
+    print(f"\n# one batch of {len(points)} points, stage by stage (in-process, median of 5)")
+    for name, ms in stages.items():
+        print(f"  {name:28s} {ms:7.1f} ms")
+    print(f"  {'sum':28s} {total:7.1f} ms = {len(points) / total * 1e3:,.0f} points/s before HTTP")
+    log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
@@ -283,6 +325,7 @@ def main() -> None:
             )
             print(f"  vs the reference solution's ~80 req/s: {results['api']['req_per_s'] / 80:.0f}×")
             print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    batch_stages(folder, points[: args.batch])
 
 
 if __name__ == "__main__":
