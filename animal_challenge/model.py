@@ -6,7 +6,7 @@
 __all__ = ['FEATURE_NAMES', 'TRUSTED_TYPES', 'model_features', 'classifier', 'fold_linear', 'log_softmax', 'bootstrap_weights',
            'conformal_threshold', 'flag_code', 'learn_envelopes', 'AnimalModel', 'train_model']
 
-# %% ../nbs/05_model.ipynb #24befd71
+# %% ../nbs/05_model.ipynb #0be6afeb
 import math
 
 import numpy as np
@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from .outliers import size_range
 from .schema import OUTLIER
 
-# %% ../nbs/05_model.ipynb #1180b384
+# %% ../nbs/05_model.ipynb #927cdf56
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
 
 
@@ -38,14 +38,14 @@ def model_features(
         ]
     )
 
-# %% ../nbs/05_model.ipynb #b89adbcd
+# %% ../nbs/05_model.ipynb #0b62a0ca
 def classifier(
     C: float = 1.0,  # inverse regularisation strength of the logistic regression
 ) -> Pipeline:
     "An unfitted pipeline: standard scaling, then multinomial logistic regression."
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
 
-# %% ../nbs/05_model.ipynb #dec5e1bc
+# %% ../nbs/05_model.ipynb #6d3ec40d
 def fold_linear(
     pipe: Pipeline,  # a fitted `classifier()`
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def fold_linear(
     w = lr.coef_ / scaler.scale_
     return w, lr.intercept_ - w @ scaler.mean_
 
-# %% ../nbs/05_model.ipynb #7c6743db
+# %% ../nbs/05_model.ipynb #6cb721c9
 def log_softmax(
     logits: np.ndarray,  # scores, classes along `axis`
     axis: int = -1,  # the class axis
@@ -66,7 +66,7 @@ def log_softmax(
     np.put_along_axis(others, top, 0.0, axis=axis)  # the top class adds exp(0) = 1, which log1p adds back exactly
     return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
-# %% ../nbs/05_model.ipynb #9fb8f218
+# %% ../nbs/05_model.ipynb #fcd4aa30
 def bootstrap_weights(
     X: np.ndarray,  # training features
     y: np.ndarray,  # training labels
@@ -88,7 +88,7 @@ def bootstrap_weights(
         bs.append(b)
     return np.stack(ws), np.stack(bs)
 
-# %% ../nbs/05_model.ipynb #86f0ff1f
+# %% ../nbs/05_model.ipynb #c9c57bd7
 def conformal_threshold(
     log_proba_true: np.ndarray,  # log probability of the true class of each calibration point
     level: float = 0.95,  # wanted coverage
@@ -99,7 +99,7 @@ def conformal_threshold(
     rank = math.ceil((n + 1) * level)
     return float("inf") if rank > n else float(scores[rank - 1])
 
-# %% ../nbs/05_model.ipynb #883c6055
+# %% ../nbs/05_model.ipynb #9d62d413
 def flag_code(
     legs: np.ndarray,  # leg counts
     wings: np.ndarray,  # has wings
@@ -110,7 +110,7 @@ def flag_code(
         np.asarray(legs, dtype=np.int64) * 4 + np.asarray(wings, dtype=np.int64) * 2 + np.asarray(tail, dtype=np.int64)
     )
 
-# %% ../nbs/05_model.ipynb #6f4259ac
+# %% ../nbs/05_model.ipynb #73eb3d02
 def learn_envelopes(
     df: pd.DataFrame,  # validated training points of known species
     y: np.ndarray,  # their species
@@ -125,7 +125,7 @@ def learn_envelopes(
         boxes.append([*r.height, *r.weight])
     return codes, np.array(boxes)
 
-# %% ../nbs/05_model.ipynb #5b1b8eb5
+# %% ../nbs/05_model.ipynb #a4d1d33a
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -151,7 +151,7 @@ class AnimalModel:
         self._sets = [tuple(c for j, c in enumerate(self.classes) if mask >> j & 1) for mask in range(2**k)]
         self.metrics = metrics or {}
 
-# %% ../nbs/05_model.ipynb #a164c904
+# %% ../nbs/05_model.ipynb #792d7226
 def _percentiles(values: np.ndarray, *qs: float) -> list[np.ndarray]:
     "`np.percentile(values, q, axis=0)` for each q (linear interpolation), from one sort: several times faster."
     ranked = np.sort(values, axis=0)
@@ -180,7 +180,7 @@ def _scores(self: AnimalModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarra
     own = np.exp(logp.max(axis=0))  # the interval always holds the model's own answer
     return logp.T, top, np.minimum(low, own), np.maximum(high, own)
 
-# %% ../nbs/05_model.ipynb #984977b0
+# %% ../nbs/05_model.ipynb #56e20a36
 @patch
 def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     "Whether each point is its top species: flags seen for it, and size inside its box."
@@ -192,7 +192,7 @@ def _accept(self: AnimalModel, df: pd.DataFrame, top: np.ndarray) -> np.ndarray:
     h, w = df.height.to_numpy(), df.weight.to_numpy()
     return flags_ok & (h >= box[:, 0]) & (h <= box[:, 1]) & (w >= box[:, 2]) & (w <= box[:, 3])
 
-# %% ../nbs/05_model.ipynb #fbd5f4ac
+# %% ../nbs/05_model.ipynb #223b5d5e
 @patch
 def reasons_for(
     self: AnimalModel,
@@ -226,7 +226,7 @@ def reasons_for(
     )
     return [f"height/weight far from every known animal: {height:.2f} m, {weight:.3g} kg ({sizes})"]
 
-# %% ../nbs/05_model.ipynb #eb79da12
+# %% ../nbs/05_model.ipynb #fce100f9
 @patch
 def predict(
     self: AnimalModel,
@@ -238,6 +238,7 @@ def predict(
     names = np.array(self.classes, dtype=object)
     species = np.where(ok, names[top], OUTLIER)
     proba = np.exp(logp)
+    columns = proba.T.tolist()  # zipping per-class lists builds the row dicts faster than iterating rows
     in_set = (-logp <= self.threshold) & ok[:, None]
     reasons = [[] for _ in range(len(df))]
     cols = [df[c].to_numpy() for c in ("walks_on_n_legs", "height", "weight", "has_wings", "has_tail")]
@@ -247,7 +248,7 @@ def predict(
         {
             "species": species,
             "reasons": reasons,
-            "probabilities": [dict(zip(self.classes, row, strict=True)) for row in proba.tolist()],
+            "probabilities": [dict(zip(self.classes, row, strict=True)) for row in zip(*columns, strict=True)],
             "confidence": proba[np.arange(len(df)), top],
             "confidence_low": low,
             "confidence_high": high,
@@ -256,7 +257,7 @@ def predict(
         index=df.index,
     )
 
-# %% ../nbs/05_model.ipynb #f0b8ada7
+# %% ../nbs/05_model.ipynb #26b9fbbf
 def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFrame, y_test, noise: pd.DataFrame, cv):
     pred = model.predict(test)
     top = [max(p, key=p.get) for p in pred.probabilities]
@@ -280,7 +281,7 @@ def _metrics(model: AnimalModel, train: pd.DataFrame, y_train, test: pd.DataFram
         "training_counts": {str(k): int(v) for k, v in pd.Series(y_train).value_counts().sort_index().items()},
     }
 
-# %% ../nbs/05_model.ipynb #be6e63f5
+# %% ../nbs/05_model.ipynb #6eae9d78
 def train_model(
     points: pd.DataFrame,  # validated points
     labels: pd.Series,  # species or `outlier` per point (same index), e.g. from `labeling.label_points`
@@ -315,7 +316,7 @@ def train_model(
     model.metrics = _metrics(model, train, y_train, test, y_test, points[~is_animal], cv)
     return model
 
-# %% ../nbs/05_model.ipynb #d41c19f0
+# %% ../nbs/05_model.ipynb #0d218d6d
 @patch
 def predict_one(
     self: AnimalModel,
@@ -345,7 +346,7 @@ def predict_one(
         "conformal_set": [c for c, lp in zip(self.classes, logp[0], strict=True) if ok and -lp <= self.threshold],
     }
 
-# %% ../nbs/05_model.ipynb #076e56f4
+# %% ../nbs/05_model.ipynb #abdd1734
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
     "animal_challenge.model.AnimalModel",
     "sklearn.pipeline.Pipeline",
