@@ -545,3 +545,31 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
             assert [m["id"] for m in http.get("/models").json()] == [second, first]
             assert len(http.get("/predictions", params={"limit": 1000}).json()) == made
             assert http.post("/predict", json=DOG).json()["id"] == made + 1
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+def test_docs_render_in_a_browser_with_no_internet(tmp_path, store):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with serving(app_for(tmp_path, store)) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        outside: list[str] = []
+
+        def only_the_api(route):  # anything not served by the API itself is what "no internet" would break
+            if route.request.url.startswith(url):
+                return route.continue_()
+            outside.append(route.request.url)
+            return route.abort()
+
+        page.route("**/*", only_the_api)
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        assert "Animal Challenge API" in page.inner_text(".swagger-ui .info .title")
+        assert page.locator(".opblock").count() == 11  # every endpoint is listed
+        browser.close()
+    assert outside == []
