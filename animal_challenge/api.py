@@ -659,7 +659,7 @@ def forbid_extra_fields(app: Litestar) -> None:
         if model.__name__ in schemas:
             schemas[model.__name__].additional_properties = False
 
-# %% ../nbs/08_api.ipynb #4c3280e0
+# %% ../nbs/08_api.ipynb #7916d7ce
 FIRST_TRAINING = TrainRequest(seed=42, n=10_000)  # what `train_if_empty` trains
 
 
@@ -691,9 +691,12 @@ def _startup(app: Litestar) -> None:
 
 
 def _shutdown(app: Litestar) -> None:
+    "Stop taking training jobs; close the history if the app opened it."
     app.state.jobs.shutdown()
+    if app.state.owns_log:
+        app.state.log.close()
 
-# %% ../nbs/08_api.ipynb #9c83c29c
+# %% ../nbs/08_api.ipynb #4078797a
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
     store: ModelStore | None = None,  # the model store (default: opened from `settings.store_location`)
@@ -705,6 +708,7 @@ def create_app(
 ) -> Litestar:
     "The API as a Litestar app."
     stores = StoreHandle(settings.store_location, settings, store, trusted)
+    owns_log = log is None
     log = log or PredictionLog(settings.db_path)
     active = ActiveModel()
     state = State(
@@ -716,6 +720,7 @@ def create_app(
             "jobs": TrainingJobs(settings, stores, log, active, trainer),
             "model_loader": model_loader,
             "train_if_empty": train_if_empty,
+            "owns_log": owns_log,
         }
     )
     routes = [health, ready, predict, predict_batch, list_predictions, give_feedback]
