@@ -6,11 +6,12 @@
 __all__ = ['TABLE', 'OUTPUTS', 'JSON_OUTPUTS', 'COLUMNS', 'HistoryError', 'UnknownPrediction', 'create_tables', 'to_json',
            'json_column', 'answer_rows', 'as_record', 'PredictionLog']
 
-# %% ../nbs/07_history.ipynb #456f0934
+# %% ../nbs/07_history.ipynb #f5cc56f8
 import json
 import os
 import sqlite3
 import threading
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def as_record(
         out[c] = json.loads(row[c])
     return out
 
-# %% ../nbs/07_history.ipynb #2e5bf3e8
+# %% ../nbs/07_history.ipynb #e26da465
 class PredictionLog:
     "The prediction history in the SQLite file at `path`, safe to share between threads and processes."
 
@@ -169,10 +170,8 @@ class PredictionLog:
 
         def run() -> None:
             while not self._stop.wait(self.checkpoint_every):
-                try:
+                with suppress(sqlite3.Error):  # busy or closing: the next round catches up
                     self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never blocks readers or writers
-                except sqlite3.Error:
-                    pass  # busy or closing: the next round catches up
 
         self._checkpoints = threading.Thread(target=run, name=f"checkpoint {self.path.name}", daemon=True)
         self._checkpoints.start()
