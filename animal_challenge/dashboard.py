@@ -6,7 +6,7 @@
 __all__ = ['SPECIES_COLOURS', 'FEATURE_LABELS', 'HISTORY_COLUMNS', 'MODEL_FIGURES', 'SAMPLE_SIZE', 'PAGE_STYLE', 'TRAIN_SIZES',
            'MAX_SEED', 'POLL_EVERY', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'ApiError', 'explain_refusal',
            'unreachable', 'ApiClient', 'notice', 'prediction_html', 'history_table', 'models_table', 'table_html',
-           'training_sample', 'sample_plot', 'png', 'job_text', 'reports_to', 'Dashboard', 'dashboard_notebook',
+           'training_sample', 'SamplePlot', 'job_text', 'reports_to', 'Dashboard', 'dashboard_notebook',
            'pool_keeping_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
 
 # %% ../nbs/09_dashboard.ipynb #6029de91
@@ -26,9 +26,12 @@ from typing import Any
 
 import httpx
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 from fastcore.basics import patch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 
 from .config import ENV_PREFIX, Settings
 from .data import DataClient
@@ -332,41 +335,53 @@ def training_sample(
     return label_points(points)
 
 # %% ../nbs/09_dashboard.ipynb #e867ac00
-def sample_plot(
-    train: pd.DataFrame | None,  # labelled training points (`training_sample`), or None when unavailable
-    point: dict | None = None,  # the user's animal, with `height` and `weight`
-    label: str | None = None,  # what the model said it is
-) -> Figure:
-    "Height against weight on log scales: training points coloured by species, the user's animal as a black star."
-    fig = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")  # 640 x 400 pixels
-    ax = fig.subplots()
-    if train is not None:
-        for species, group in train.groupby("label", sort=True):
-            colour = SPECIES_COLOURS.get(species, "#555")
-            ax.scatter(group.weight, group.height, s=7, alpha=0.5, color=colour, label=species, linewidths=0)
-    if point is not None:
-        name = f"your animal: {label}" if label else "your animal"
-        ax.scatter(
-            [point["weight"]],
-            [point["height"]],
-            s=260,
-            marker="*",
-            color="black",
-            edgecolors="white",
-            zorder=3,
-            label=name,
+class SamplePlot:
+    "Height against weight on log scales with the training points coloured by species, drawn once; `png` adds a star."
+
+    def __init__(
+        self,
+        train: pd.DataFrame | None,  # labelled training points (`training_sample`), or None when unavailable
+    ):
+        self.fig = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")  # 640 x 400 pixels
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.ax = ax = self.fig.subplots()
+        if train is not None:
+            for species, group in train.groupby("label", sort=True):
+                colour = SPECIES_COLOURS.get(species, "#555")
+                ax.scatter(group.weight, group.height, s=7, alpha=0.5, color=colour, label=species, linewidths=0)
+        self.star = ax.scatter(
+            [], [], s=260, marker="*", color="black", edgecolors="white", zorder=3, label="your animal", animated=True
         )
-    ax.set(xscale="log", yscale="log", xlabel="weight (kg)", ylabel="height (m)")
-    if train is not None or point is not None:
+        ax.set(xscale="log", yscale="log", xlabel="weight (kg)", ylabel="height (m)")
+        if train is None:
+            ax.set(xlim=(1e-2, 1e4), ylim=(1e-2, 1e1))  # from a chick to an elephant
         ax.legend(loc="upper left", fontsize="small", markerscale=1.5, frameon=False)
-    return fig
+        self.background = None  # the drawn figure without the star, once drawn
+        self._lock = threading.Lock()  # the page's thread and the sample loader may draw at once
 
-
-def png(fig: Figure) -> bytes:
-    "`fig` as PNG bytes."
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+# %% ../nbs/09_dashboard.ipynb #2e8812f7
+@patch
+def png(
+    self: SamplePlot,
+    point: dict | None = None,  # the user's animal, with `height` and `weight` (None: no star)
+) -> bytes:
+    "The plot as PNG bytes, with `point` as a black star."
+    with self._lock:
+        if point is not None:
+            (x0, x1), (y0, y1), x, y = self.ax.get_xlim(), self.ax.get_ylim(), point["weight"], point["height"]
+            if not (x0 < x < x1 and y0 < y < y1):
+                self.ax.set(xlim=(min(x0, x / 2), max(x1, x * 2)), ylim=(min(y0, y / 2), max(y1, y * 2)))
+                self.background = None
+        if self.background is None:
+            self.canvas.draw()
+            self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.canvas.restore_region(self.background)
+        if point is not None:
+            self.star.set_offsets([[point["weight"], point["height"]]])
+            self.ax.draw_artist(self.star)
+        buf = io.BytesIO()
+        imsave(buf, np.asarray(self.canvas.buffer_rgba()), format="png")
+        return buf.getvalue()
 
 # %% ../nbs/09_dashboard.ipynb #1e26f592
 def job_text(
@@ -438,6 +453,7 @@ class Dashboard:
         self.offset = 0  # predictions skipped on the History tab
         self.sample: pd.DataFrame | None = None  # the active version's training points, labelled
         self.sample_version: str | None = None  # the version they belong to
+        self.plotter = SamplePlot(None)  # the plot, without training data until it is loaded
         self.last: tuple[dict | None, str | None] = (None, None)  # the last point plotted and its label
         self._loading = threading.Lock()
         self.tabs = widgets.Tab([self._predict_tab(), self._history_tab(), self._models_tab()]).add_class("ac-tabs")
@@ -480,7 +496,7 @@ def _predict_tab(self: Dashboard) -> widgets.Widget:
     self.predict_button.on_click(self.on_predict)
     self.predict_message = widgets.HTML().add_class("ac-predict-message")
     self.result = widgets.HTML().add_class("ac-result")
-    self.plot = widgets.Image(value=png(sample_plot(None)), format="png", width="640").add_class("ac-plot")
+    self.plot = widgets.Image(value=self.plotter.png(), format="png", width="640").add_class("ac-plot")
     self.plot_star = widgets.HTML().add_class("ac-plot-star")
     self.plot_note = widgets.HTML().add_class("ac-plot-note")
     form = widgets.VBox([self.legs, self.height, self.weight, self.wings, self.tail, bounds, self.predict_button])
@@ -519,7 +535,7 @@ def on_predict(self: Dashboard, _: widgets.Button | None = None) -> None:
 def show_plot(self: Dashboard, point: dict | None = None, label: str | None = None) -> None:
     "Draw `point` among the training sample (whatever of it is loaded)."
     self.last = (point, label)
-    self.plot.value = png(sample_plot(self.sample, point, label))
+    self.plot.value = self.plotter.png(point)
     if point is not None:  # the plot in words, after the image: readers without sight of it, and tests, wait for it
         where = f"{point['weight']:g} kg, {point['height']:g} m"
         self.plot_star.value = html.escape(f"The black star is your animal ({label}): {where}.")
@@ -535,7 +551,10 @@ def load_sample(self: Dashboard) -> None:
         if not active:
             self.plot_note.value = "No model version is active yet, so there is no training data to show."
             return
-        self.sample, self.sample_version = self.sample_loader(active[0]), active[0]["id"]
+        sample = self.sample_loader(active[0])
+        plotter = SamplePlot(sample)
+        plotter.png()  # draw it here, on this thread, so that the page's next prediction only adds the star
+        self.sample, self.sample_version, self.plotter = sample, active[0]["id"], plotter
         p = active[0]["provenance"]
         self.plot_note.value = (
             f"Training data of model {html.escape(active[0]['id'])}: the first {len(self.sample)} of its "
