@@ -740,7 +740,7 @@ def create_app(
     forbid_extra_fields(app)
     return app
 
-# %% ../nbs/08_api.ipynb #1f276564
+# %% ../nbs/08_api.ipynb #c72c13b8
 def serve(
     settings: Settings,  # host, port, store, history, token
     train_if_empty: bool = False,  # train a first model when the store holds none
@@ -750,4 +750,6 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     app = create_app(settings, train_if_empty=train_if_empty)
+    url = f"http://{settings.host}:{settings.api_port}"
+    logging.getLogger(__name__).info("serving the API at %s (docs at %s/docs; Ctrl-C to stop)", url, url)
     uvicorn.run(app, host=settings.host, port=settings.api_port, workers=1, log_level="warning")
