@@ -66,7 +66,6 @@ def test_page_loads_with_title_working_links_and_no_errors(site, browser, chapte
             continue
         target = site / url.path if url.path else site / page_name(chapter)
         assert target.is_file(), f"{chapter}: broken link {href}"
-        if url.fragment:
-            ids = target.read_text()
-            assert f'id="{url.fragment}"' in ids, f"{chapter}: link {href} names a missing anchor"
+        if url.fragment and not url.path:  # a link within the page must land on a heading of it
+            assert f'id="{url.fragment}"' in target.read_text(), f"{chapter}: link {href} names a missing anchor"
     page.close()
