@@ -143,12 +143,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     print(describe_version(version))
     return 0
 
-# %% ../nbs/10_cli.ipynb #0155f1be
+# %% ../nbs/10_cli.ipynb #d448e2cc
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     "Serve the REST API."
     from animal_challenge.api import serve  # the web stack loads only for the commands that serve
+    from animal_challenge.history import HistoryError
 
-    serve(settings, train_if_empty=args.train_if_empty)
+    try:
+        serve(settings, train_if_empty=args.train_if_empty)
+    except HistoryError as e:
+        raise CommandError(str(e)) from None
     return 0
 
 # %% ../nbs/10_cli.ipynb #2df7691c

@@ -185,3 +185,10 @@ def test_train_fails_clearly_when_the_data_service_is_down(tmp_path):
     r = run("train", "--n", "1000", "--data-service-url", url, "--store", str(tmp_path))
     assert r.returncode == 1 and "cannot get points from the data service" in r.stderr
     assert list(tmp_path.iterdir()) == [] or not any(p.name.startswith("2") for p in tmp_path.iterdir())
+
+
+def test_api_with_an_unusable_history_file_fails_clearly(tmp_path):
+    r = run("api", "--db", "/proc/no-such-folder/history.sqlite", "--port", str(free_port()), "--store", str(tmp_path))
+    assert r.returncode == 1
+    assert "cannot open the prediction history /proc/no-such-folder/history.sqlite" in r.stderr
+    assert "Traceback" not in r.stderr
