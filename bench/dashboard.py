@@ -1,0 +1,191 @@
+"""Dashboard speed and kernel hygiene, in headless Chromium against real servers on free loopback ports.
+
+Starts the data service, trains a model (2000 points), starts the API and the dashboard with Voila exactly as
+`animal-challenge dashboard` does (`voila_command`, `dashboard_env`), then measures:
+
+1. **time to interactive**: from navigation start to the Predict button rendered by the widget manager (the kernel is
+   connected and the widgets are live), read from the browser's own clock (`performance.now()`), each load in a fresh
+   browser context, with a pause between loads so that Voila's pool of preheated kernels refills;
+2. **predict round trip**: from the click on Predict to the new verdict in the page (a `MutationObserver` in the
+   page stops the clock), and for scale the API's own `/predict` over HTTP from this script;
+3. **kernels left behind**: `--loads` page loads, each closed without the page saying goodbye (no `beforeunload`,
+   like a crashed tab or a lost connection), then the kernel processes under Voila are counted every 10 s for
+   `--wait` seconds. Only the preheated pool should remain.
+
+Targets (issue 5): <= 1.5 s to interactive with preheated kernels, <= 150 ms round trip, no kernel left running
+1 minute after 50 page loads are closed.
+
+    .venv/bin/python bench/dashboard.py [--runs 7] [--round-trips 20] [--loads 50] [--wait 60] [--pool-size 2]
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import BIN, data_service, free_port, running  # noqa: E402  (the tests' server helpers)
+
+from animal_challenge.config import Settings  # noqa: E402
+from animal_challenge.dashboard import POOL_SIZE, dashboard_env, voila_command  # noqa: E402
+from animal_challenge.training import train_and_store  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TARGET_TTI_S, TARGET_ROUND_TRIP_MS, TARGET_WAIT_S = 1.5, 150.0, 60
+
+ROUND_TRIP_JS = """
+async (expected) => {
+  const result = document.querySelector('.ac-result');
+  const start = performance.now();
+  const done = new Promise(resolve => {
+    const seen = new MutationObserver(() => {
+      if (result.innerText.includes(expected)) { seen.disconnect(); resolve(performance.now() - start); }
+    });
+    seen.observe(result, {childList: true, subtree: true, characterData: true});
+  });
+  document.querySelector('button.ac-predict').click();
+  return await done;
+}
+"""
+
+
+def kernels_under(pid: int) -> int:
+    "How many ipykernel processes are children of process `pid` (from /proc)."
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        count += ppid == pid and b"ipykernel_launcher" in cmdline
+    return count
+
+
+def time_to_interactive(browser, url: str) -> float:
+    "Seconds from navigation start to the Predict button rendered, in a fresh context."
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url, wait_until="commit")
+    page.locator("button.ac-predict").wait_for()
+    seconds = page.evaluate("performance.now()") / 1000
+    context.close()
+    return seconds
+
+
+def round_trips(browser, url: str, n: int) -> list[float]:
+    "Milliseconds from a click on Predict to the new verdict, `n` times on one page."
+    page = browser.new_page()
+    page.goto(url)
+    page.locator("button.ac-predict").wait_for()
+    page.locator(".ac-height input").fill("3.1")
+    page.locator(".ac-weight input").fill("5200")
+    page.locator("button.ac-predict").click()
+    page.locator(".ac-result .ac-version").wait_for()
+    times = []
+    for _ in range(n):
+        last = int(page.locator(".ac-result .ac-version").inner_text().split("#")[1].split()[0])
+        times.append(page.evaluate(ROUND_TRIP_JS, f"Prediction #{last + 1} "))
+    page.close()
+    return times
+
+
+def api_round_trips(api_url: str, n: int) -> list[float]:
+    "Milliseconds for the API's /predict over HTTP from this process (keep-alive), `n` times."
+    point = {"walks_on_n_legs": 4, "height": 3.1, "weight": 5200.0, "has_wings": False, "has_tail": True}
+    times = []
+    with httpx.Client(base_url=api_url) as http:
+        http.post("/predict", json=point)
+        for _ in range(n):
+            start = time.perf_counter()
+            http.post("/predict", json=point).raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7, help="page loads timed to interactive")
+    ap.add_argument("--gap", type=float, default=10.0, help="seconds between timed loads, for the pool to refill")
+    ap.add_argument("--round-trips", type=int, default=20, help="predictions timed on one page")
+    ap.add_argument("--loads", type=int, default=50, help="page loads for the kernel count")
+    ap.add_argument("--wait", type=int, default=TARGET_WAIT_S, help="seconds to watch the kernels after the loads")
+    ap.add_argument("--pool-size", type=int, default=POOL_SIZE, help="preheated kernels (0: none, for comparison)")
+    args = ap.parse_args()
+
+    with ExitStack() as servers, tempfile.TemporaryDirectory() as data_dir:
+        service = servers.enter_context(data_service())
+        train_and_store(1, 2000, Settings(data_dir=data_dir, data_service_url=service))
+        api_port, port = free_port(), free_port()
+        api_url, url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{port}/"
+        api = [str(BIN / "animal-challenge"), "api", "--port", str(api_port), "--data-dir", data_dir]
+        servers.enter_context(running([*api, "--data-service-url", service], api_url + "/health"))
+        settings = Settings(api_url=api_url, dashboard_port=port)
+        voila = servers.enter_context(
+            running(
+                voila_command(settings, pool_size=args.pool_size),
+                url + "voila/static/voila.js",
+                env=dashboard_env(settings),
+            )
+        )
+        time.sleep(args.gap)  # the pool fills at start
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            ttis = []
+            for _ in range(args.runs):
+                ttis.append(time_to_interactive(browser, url))
+                time.sleep(args.gap)
+            trips = round_trips(browser, url, args.round_trips)
+            api_trips = api_round_trips(api_url, args.round_trips)
+            print(
+                f"time to interactive ({args.pool_size} preheated kernels in the pool): "
+                f"median {statistics.median(ttis):.2f} s of {args.runs} "
+                f"(min {min(ttis):.2f}, max {max(ttis):.2f}; target <= {TARGET_TTI_S} s)"
+            )
+            print(
+                f"predict round trip in the page: median {statistics.median(trips):.0f} ms of {len(trips)} "
+                f"(min {min(trips):.0f}, max {max(trips):.0f}; target <= {TARGET_ROUND_TRIP_MS:.0f} ms)"
+            )
+            print(f"  of which the API's /predict over HTTP: median {statistics.median(api_trips):.1f} ms")
+
+            time.sleep(args.gap)
+            before = kernels_under(voila.pid)
+            start = time.perf_counter()
+            context = browser.new_context()
+            for _ in range(args.loads):
+                page = context.new_page()
+                page.goto(url)
+                page.locator("button.ac-predict").wait_for()
+                page.close()  # no beforeunload: Voila is not told, as when a tab crashes or the network drops
+            context.close()
+            loaded = time.perf_counter() - start
+            browser.close()
+        print(f"{args.loads} page loads in {loaded:.0f} s; kernels under Voila before: {before}")
+        counts = []
+        for waited in range(0, args.wait + 1, 10):
+            if waited:
+                time.sleep(10)
+            counts.append(kernels_under(voila.pid))
+            print(f"  {waited:3d} s after the last page closed: {counts[-1]} kernels")
+        verdict = "only the preheated pool remains" if counts[-1] <= args.pool_size else "KERNELS LEFT BEHIND"
+        print(f"after {args.wait} s: {counts[-1]} kernels ({verdict}; pool size {args.pool_size})")
+
+
+if __name__ == "__main__":
+    main()
