@@ -781,6 +781,7 @@ def dashboard_notebook() -> Path:
 @functools.cache
 def pool_keeping_kernel_manager() -> type:
     "Jupyter's kernel manager, except that idle-kernel culling spares the preheated kernels in Voila's pool."
+    from jupyter_server._tz import utcnow
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
     class PoolKeepingKernelManager(AsyncMappingKernelManager):
@@ -792,8 +793,11 @@ def pool_keeping_kernel_manager() -> type:
             return {t.result()["kernel_id"] for t in tasks if t.done() and not t.cancelled() and t.exception() is None}
 
         async def cull_kernel_if_idle(self, kernel_id: str) -> None:
-            if kernel_id not in self.pooled():
-                await super().cull_kernel_if_idle(kernel_id)
+            if kernel_id in self.pooled():
+                # waiting is not idling: once handed to a page, the kernel gets a whole timeout to be connected
+                self._kernels[kernel_id].last_activity = utcnow()
+                return
+            await super().cull_kernel_if_idle(kernel_id)
 
     PoolKeepingKernelManager.__module__ = __name__
     return PoolKeepingKernelManager

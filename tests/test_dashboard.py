@@ -5,7 +5,9 @@ import asyncio
 import shutil
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -338,9 +340,14 @@ def test_culling_spares_the_kernels_waiting_in_the_pool():
         starting = asyncio.get_running_loop().create_future()
         manager._pools = {"dashboard.ipynb": [waiting, starting]}
         assert manager.pooled() == {"pooled"}
-        await manager.cull_kernel_if_idle("pooled")  # skipped: Jupyter's would look the kernel up and fail
+        long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+        manager._kernels["pooled"] = SimpleNamespace(last_activity=long_ago, execution_state="idle")
+        await manager.cull_kernel_if_idle("pooled")
+        assert "pooled" in manager._kernels  # not culled
+        # and its waiting counts as activity, so a page that takes it has a whole timeout to connect
+        assert (datetime.now(UTC) - manager._kernels["pooled"].last_activity).total_seconds() < 5
         with pytest.raises(KeyError):
-            await manager.cull_kernel_if_idle("visitor")  # handed to Jupyter's culling
+            await manager.cull_kernel_if_idle("visitor")  # handed to Jupyter's culling, which looks it up
         starting.cancel()
 
     asyncio.run(check())
