@@ -446,8 +446,7 @@ class Dashboard:
         self,
         api: ApiClient,  # where every action goes
         page_size: int = 20,  # predictions per History page
-        sample_loader: Callable[[dict], pd.DataFrame]
-        | None = training_sample,  # training data of a version, for the plot
+        sample_loader: Callable[[dict], pd.DataFrame] | None = training_sample,  # a version's training data
     ):
         self.api, self.page_size, self.sample_loader = api, page_size, sample_loader
         self.offset = 0  # predictions skipped on the History tab
