@@ -85,21 +85,20 @@ def to_json(
     return _encoder.encode(value).decode()
 
 # %% ../nbs/07_history.ipynb #8bac29ad
+_SEAMS = {dict: ("},{", "}\n{"), list: ("],[", "]\n[")}  # where two encoded values of a kind meet, and that seam marked
+
+
 def json_column(
     values: list,  # lists, dicts, numbers or strings
 ) -> list[str]:
-    "Each of `values` as JSON text; each distinct list is encoded once."
-    seen: dict[tuple, str] = {}
-
-    def encode(value: object) -> str:
-        if not isinstance(value, list):
-            return to_json(value)
-        key = tuple(value)
-        if key not in seen:
-            seen[key] = to_json(value)
-        return seen[key]
-
-    return [encode(v) for v in values]
+    "Each of `values` as JSON text; a column of only dicts or only lists is encoded in one call and cut at the seams."
+    kind = type(values[0]) if values else None
+    if kind in _SEAMS and all(type(v) is kind for v in values):
+        seam, marked = _SEAMS[kind]
+        pieces = to_json(values)[1:-1].replace(seam, marked).split("\n")
+        if len(pieces) == len(values):  # else a string held a seam: encode one by one
+            return pieces
+    return [to_json(v) for v in values]
 
 # %% ../nbs/07_history.ipynb #f1365b29
 def answer_rows(
