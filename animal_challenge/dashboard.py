@@ -7,7 +7,7 @@ __all__ = ['SPECIES_COLOURS', 'FEATURE_LABELS', 'HISTORY_COLUMNS', 'MODEL_FIGURE
            'MAX_SEED', 'POLL_EVERY', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'ApiError', 'explain_refusal',
            'unreachable', 'ApiClient', 'notice', 'prediction_html', 'history_table', 'models_table', 'table_html',
            'training_sample', 'SamplePlot', 'job_text', 'reports_to', 'Dashboard', 'dashboard_notebook',
-           'pool_keeping_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
+           'pool_aware_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
 
 # %% ../nbs/09_dashboard.ipynb #6029de91
 import functools
@@ -778,34 +778,33 @@ def dashboard_notebook() -> Path:
 
 # %% ../nbs/09_dashboard.ipynb #2fae9087
 @functools.cache
-def pool_keeping_kernel_manager() -> type:
-    "Jupyter's kernel manager, except that idle-kernel culling spares the preheated kernels in Voila's pool."
+def pool_aware_kernel_manager() -> type:
+    "Jupyter's kernel manager, except that the kernels waiting in Voila's pool count as active."
     from jupyter_server._tz import utcnow
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
-    class PoolKeepingKernelManager(AsyncMappingKernelManager):
-        "Culls idle kernels, except those waiting in Voila's pool of preheated kernels."
+    class PoolAwareKernelManager(AsyncMappingKernelManager):
+        "Culls idle kernels; a kernel waiting in Voila's pool of preheated kernels is not idle, it is waiting."
 
         def pooled(self) -> set[str]:
             "Ids of the started kernels waiting in the pool (Voila's subclass keeps them as tasks in `_pools`)."
             tasks = [t for pool in getattr(self, "_pools", {}).values() for t in pool]
             return {t.result()["kernel_id"] for t in tasks if t.done() and not t.cancelled() and t.exception() is None}
 
-        async def cull_kernel_if_idle(self, kernel_id: str) -> None:
-            if kernel_id in self.pooled():
-                # waiting is not idling: once handed to a page, the kernel gets a whole timeout to be connected
-                self._kernels[kernel_id].last_activity = utcnow()
-                return
-            await super().cull_kernel_if_idle(kernel_id)
+        async def cull_kernels(self) -> None:
+            now = utcnow()
+            for kernel_id in self.pooled() & set(self._kernels):
+                self._kernels[kernel_id].last_activity = now
+            await super().cull_kernels()
 
-    PoolKeepingKernelManager.__module__ = __name__
-    return PoolKeepingKernelManager
+    PoolAwareKernelManager.__module__ = __name__
+    return PoolAwareKernelManager
 
 
 def __getattr__(name: str) -> Any:
-    "`PoolKeepingKernelManager`, built on first use (PEP 562)."
-    if name == "PoolKeepingKernelManager":
-        return pool_keeping_kernel_manager()
+    "`PoolAwareKernelManager`, built on first use (PEP 562)."
+    if name == "PoolAwareKernelManager":
+        return pool_aware_kernel_manager()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/09_dashboard.ipynb #274bf4ce
@@ -833,7 +832,7 @@ def voila_command(
         "--Voila.port_retries=0",
         "--preheat_kernel=True",
         f"--pool_size={pool_size}",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolKeepingKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",
         "--show_tracebacks=False",

@@ -22,7 +22,7 @@ from animal_challenge.dashboard import (
     Dashboard,
     dashboard_env,
     dashboard_notebook,
-    pool_keeping_kernel_manager,
+    pool_aware_kernel_manager,
     training_sample,
     voila_command,
 )
@@ -308,7 +308,7 @@ def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
         "--preheat_kernel=True",
         "--pool_size=3",
         "--MappingKernelManager.cull_idle_timeout=45",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolKeepingKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
         "--show_tracebacks=False",
     ]:
         assert flag in cmd
@@ -327,27 +327,38 @@ def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
     assert (dash.api.base_url, dash.api.token) == ("http://api:8000", "s3cret")
 
 
-def test_culling_spares_the_kernels_waiting_in_the_pool():
+def test_a_kernel_waiting_in_the_pool_counts_as_active_so_a_page_has_time_to_connect():
     from animal_challenge import dashboard
 
-    manager_class = pool_keeping_kernel_manager()
-    assert dashboard.PoolKeepingKernelManager is manager_class  # what Voila's configuration names
+    manager_class = pool_aware_kernel_manager()
+    assert dashboard.PoolAwareKernelManager is manager_class  # what Voila's configuration names
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def kernel():
+        return SimpleNamespace(
+            last_activity=long_ago,
+            execution_state="idle",
+            kernel_name="python3",
+            kernel_spec=SimpleNamespace(metadata={}),
+        )
 
     async def check():
-        manager = manager_class()
+        manager = manager_class(cull_idle_timeout=30)
         waiting = asyncio.get_running_loop().create_future()
         waiting.set_result({"kernel_id": "pooled"})
         starting = asyncio.get_running_loop().create_future()
         manager._pools = {"dashboard.ipynb": [waiting, starting]}
         assert manager.pooled() == {"pooled"}
-        long_ago = datetime(2020, 1, 1, tzinfo=UTC)
-        manager._kernels["pooled"] = SimpleNamespace(last_activity=long_ago, execution_state="idle")
-        await manager.cull_kernel_if_idle("pooled")
-        assert "pooled" in manager._kernels  # not culled
-        # and its waiting counts as activity, so a page that takes it has a whole timeout to connect
+        manager._kernels.update(pooled=kernel(), abandoned=kernel())
+        stopped = []
+
+        async def shutdown_kernel(kernel_id, *args, **kwargs):
+            stopped.append(kernel_id)
+
+        manager.shutdown_kernel = shutdown_kernel
+        await manager.cull_kernels()
+        assert stopped == ["abandoned"]  # idle for years, no page: culled
         assert (datetime.now(UTC) - manager._kernels["pooled"].last_activity).total_seconds() < 5
-        with pytest.raises(KeyError):
-            await manager.cull_kernel_if_idle("visitor")  # handed to Jupyter's culling, which looks it up
         starting.cancel()
 
     asyncio.run(check())
