@@ -10,12 +10,14 @@ Starts the data service, trains a model (2000 points), starts the API and the da
    page stops the clock), and for scale the API's own `/predict` over HTTP from this script;
 3. **kernels left behind**: `--loads` page loads, each closed without the page saying goodbye (no `beforeunload`,
    like a crashed tab or a lost connection), then the kernel processes under Voila are counted every 10 s for
-   `--wait` seconds. Only the preheated pool should remain.
+   `--wait` seconds. Only the preheated pool should remain;
+4. with `--stale N`, N pages each loaded after the pool has waited past the cull timeout: a kernel handed from
+   the pool must live until its page connects (Voila alone culls it in that gap when it waited long enough).
 
 Targets (issue 5): <= 1.5 s to interactive with preheated kernels, <= 150 ms round trip, no kernel left running
 1 minute after 50 page loads are closed.
 
-    .venv/bin/python bench/dashboard.py [--runs 7] [--round-trips 20] [--loads 50] [--wait 60] [--pool-size 2]
+    .venv/bin/python bench/dashboard.py [--runs 7] [--round-trips 20] [--loads 50] [--wait 60] [--stale 3]
 """
 
 import argparse
@@ -27,6 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import BIN, data_service, free_port, running  # noqa: E402  (the tests' server helpers)
 
 from animal_challenge.config import Settings  # noqa: E402
-from animal_challenge.dashboard import POOL_SIZE, dashboard_env, voila_command  # noqa: E402
+from animal_challenge.dashboard import CULL_AFTER, POOL_SIZE, dashboard_env, voila_command  # noqa: E402
 from animal_challenge.training import train_and_store  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,6 +109,22 @@ def round_trips(browser, url: str, n: int) -> list[float]:
     return times
 
 
+def stale_page_lives(browser, url: str) -> bool:
+    "Whether a page loaded after the pool waited past the cull timeout comes to life and predicts."
+    time.sleep(CULL_AFTER + 15)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="commit")
+        page.locator("button.ac-predict").click(timeout=20_000)
+        page.locator(".ac-result .ac-species").wait_for(timeout=10_000)
+        return True
+    except PlaywrightTimeout:
+        return False
+    finally:
+        context.close()
+
+
 def api_round_trips(api_url: str, n: int) -> list[float]:
     "Milliseconds for the API's /predict over HTTP from this process (keep-alive), `n` times."
     point = {"walks_on_n_legs": 4, "height": 3.1, "weight": 5200.0, "has_wings": False, "has_tail": True}
@@ -126,6 +145,9 @@ def main() -> None:
     ap.add_argument("--round-trips", type=int, default=20, help="predictions timed on one page")
     ap.add_argument("--loads", type=int, default=50, help="page loads for the kernel count")
     ap.add_argument("--wait", type=int, default=TARGET_WAIT_S, help="seconds to watch the kernels after the loads")
+    ap.add_argument(
+        "--stale", type=int, default=0, help="page loads each after the pool waited past the cull timeout (~45 s each)"
+    )
     ap.add_argument("--pool-size", type=int, default=POOL_SIZE, help="preheated kernels (0: none, for comparison)")
     args = ap.parse_args()
 
@@ -163,6 +185,13 @@ def main() -> None:
                 f"(min {min(trips):.0f}, max {max(trips):.0f}; target <= {TARGET_ROUND_TRIP_MS:.0f} ms)"
             )
             print(f"  of which the API's /predict over HTTP: median {statistics.median(api_trips):.1f} ms")
+
+            if args.stale:
+                alive = sum(stale_page_lives(browser, url) for _ in range(args.stale))
+                print(
+                    f"pages taken from a pool that waited {CULL_AFTER + 15} s (past the cull timeout): "
+                    f"{alive} of {args.stale} came to life"
+                )
 
             time.sleep(args.gap)
             before = kernels_under(voila.pid)
