@@ -7,12 +7,14 @@ __all__ = ['PointRecord', 'Label', 'Trainer', 'NO_TOKEN', 'POINT_BODY_LIMIT', 'M
            'STRICT_BODIES', 'FIRST_TRAINING', 'whole_number', 'Point', 'record_type', 'BatchRequest', 'Feedback',
            'TrainRequest', 'Prediction', 'BatchPrediction', 'StoredPrediction', 'stored_prediction', 'points_table',
            'answers_for', 'ActiveModel', 'StoreHandle', 'JobState', 'TrainingJob', 'TrainingJobs', 'token_matches',
-           'require_token', 'classify', 'health', 'predict', 'predict_batch', 'list_predictions', 'give_feedback',
-           'probe', 'data_service_answers', 'ready', 'list_models', 'get_model', 'activate_model', 'start_training',
-           'training_job', 'name_bad_fields', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'load_active',
-           'create_app', 'serve']
+           'require_token', 'HistoryWriter', 'classify', 'health', 'predict', 'predict_batch', 'list_predictions',
+           'give_feedback', 'probe', 'data_service_answers', 'ready', 'list_models', 'get_model', 'activate_model',
+           'start_training', 'training_job', 'name_bad_fields', 'swagger_assets', 'openapi_config',
+           'forbid_extra_fields', 'load_active', 'create_app', 'serve']
 
 # %% ../nbs/08_api.ipynb #98caae96
+import asyncio
+import gc
 import hmac
 import json
 import logging
@@ -86,7 +88,7 @@ def record_type(
     fields = {}
     for field, info in model.model_fields.items():
         whole = (BeforeValidator(whole_number),) if info.annotation is int else ()
-        rules = (*whole, *info.metadata)
+        rules = (*info.metadata, *whole)  # limits inside the before-validator: checked natively, not in Python
         fields[field] = Annotated[(info.annotation, *rules)] if rules else info.annotation
     record = TypedDict(name, fields)
     config = {k: v for k, v in model.model_config.items() if k in ("strict", "extra", "allow_inf_nan")}
@@ -191,14 +193,14 @@ def points_table(
 
 
 def answers_for(
-    model: AnimalModel,  # or anything with its `predict` and `predict_one`
+    model: AnimalModel,  # or anything with its `predict_columns` and `predict_one`
     points: list[dict],  # validated points, each a dict of its features
 ) -> dict[str, list]:
     "The model's answer for `points`, column by column: each of `OUTPUTS` → one value per point."
     if len(points) == 1:
         return {c: [v] for c, v in model.predict_one(points[0]).items()}
-    out = model.predict(points_table(points))
-    return {c: out[c].tolist() for c in OUTPUTS}
+    out = model.predict_columns(points_table(points))
+    return {c: out[c] for c in OUTPUTS}
 
 # %% ../nbs/08_api.ipynb #4998c87d
 class ActiveModel:
@@ -378,12 +380,56 @@ def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+# %% ../nbs/08_api.ipynb #c3d4e5f6
+class HistoryWriter:
+    "Stores the answers of `/predict` requests that are ready together in one transaction; each awaits its own commit."
+
+    def __init__(
+        self,
+        log: PredictionLog,  # where the answers go
+    ):
+        self.log, self._waiting = log, []
+
+    async def record(
+        self,
+        point: dict,  # a validated point
+        answer: dict,  # the model's answer for it, keyed by `OUTPUTS`
+        model_version: str,  # id of the model that answered
+    ) -> int:
+        "The id of the stored prediction, once it is committed; a `HistoryError` if it cannot be stored."
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._flush)
+        stored = loop.create_future()
+        self._waiting.append((point, answer, model_version, stored))
+        return await stored
+
+    def _flush(self) -> None:
+        "Store everything waiting: one `PredictionLog.record` (one transaction) per model version."
+        waiting, self._waiting = self._waiting, []
+        by_version: dict[str, list] = {}
+        for item in waiting:
+            by_version.setdefault(item[2], []).append(item)
+        for version, items in by_version.items():
+            answers = {c: [answer[c] for _, answer, _, _ in items] for c in OUTPUTS}
+            try:
+                ids = self.log.record([point for point, *_ in items], answers, version)
+            except Exception as e:
+                ids = [e] * len(items)
+            for (*_, stored), outcome in zip(items, ids, strict=True):
+                if stored.done():  # the client went away; its row is stored all the same
+                    continue
+                if isinstance(outcome, Exception):
+                    stored.set_exception(outcome)
+                else:
+                    stored.set_result(outcome)
+
 # %% ../nbs/08_api.ipynb #6b4e910a
 def classify(
     state: State,  # the app's state
     points: list[dict],  # validated points, each a dict of its features
 ) -> tuple[str, list[Prediction]]:
-    "The active model's version and its stored answers for `points`."
+    "The active model's version and its stored answers for `points` (a batch: its own transaction)."
     model, version = state.active.require()
     answers = answers_for(model, points)
     try:
@@ -408,15 +454,21 @@ def health() -> dict[str, str]:
 @post(
     "/predict",
     status_code=200,
-    sync_to_thread=False,
     request_max_body_size=POINT_BODY_LIMIT,
     raises=[ValidationException, RequestEntityTooLarge, ServiceUnavailableException],
     opt={"body": Point},
     tags=["predictions"],
 )
-def predict(data: JSONBody[Point], state: State) -> Prediction:
+async def predict(data: JSONBody[Point], state: State) -> Prediction:
     "Classify one point: a species with probabilities, interval and conformal set, or `outlier` with reasons."
-    return classify(state, [vars(data)])[1][0]
+    model, version = state.active.require()
+    point = vars(data)
+    answer = model.predict_one(point)
+    try:
+        pid = await state.writer.record(point, answer, version.id)
+    except HistoryError as e:
+        raise ServiceUnavailableException(f"the prediction was not stored, so it is not returned: {e}") from None
+    return Prediction(pid, version.id, *(answer[c] for c in OUTPUTS))
 
 
 @post(
@@ -690,6 +742,11 @@ def _startup(app: Litestar) -> None:
     log.warning(state.active.missing)
 
 
+def _freeze_heap(app: Litestar) -> None:
+    "Move everything alive after startup (modules, the model) out of the garbage collector's sight, for good."
+    gc.freeze()
+
+
 def _shutdown(app: Litestar) -> None:
     "Stop taking training jobs; close the history if the app opened it."
     app.state.jobs.shutdown()
@@ -715,6 +772,7 @@ def create_app(
         {
             "settings": settings,
             "log": log,
+            "writer": HistoryWriter(log),
             "stores": stores,
             "active": active,
             "jobs": TrainingJobs(settings, stores, log, active, trainer),
@@ -729,7 +787,7 @@ def create_app(
     app = Litestar(
         [*routes, docs],
         state=state,
-        on_startup=[_startup],
+        on_startup=[_startup, _freeze_heap],
         on_shutdown=[_shutdown],
         openapi_config=openapi_config(),
         plugins=[PydanticPlugin(validate_strict=True)],  # Litestar validates leniently unless told
