@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TABLE', 'OUTPUTS', 'JSON_OUTPUTS', 'COLUMNS', 'HistoryError', 'UnknownPrediction', 'create_tables', 'to_json',
-           'json_column', 'answer_rows', 'as_record', 'PredictionLog']
+           'json_column', 'answer_columns', 'answer_rows', 'as_record', 'PredictionLog']
 
 # %% ../nbs/07_history.ipynb #f5cc56f8
 import json
@@ -101,6 +101,15 @@ def json_column(
     return [to_json(v) for v in values]
 
 # %% ../nbs/07_history.ipynb #f1365b29
+def answer_columns(
+    points: list[dict],  # validated points, each a dict with the `FEATURES` keys
+    answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
+) -> list[list]:
+    "The `FEATURES` and `OUTPUTS` columns as stored: one list per column, JSON text for the lists and dicts."
+    cols = [[p[f] for p in points] for f in FEATURES]
+    return cols + [json_column(answers[c]) if c in JSON_OUTPUTS else answers[c] for c in OUTPUTS]
+
+
 def answer_rows(
     points: list[dict],  # validated points, each a dict with the `FEATURES` keys
     answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
@@ -109,9 +118,11 @@ def answer_rows(
 ) -> list[tuple]:
     "One tuple per point in `COLUMNS` order, without the id, ready for an `INSERT`."
     n = len(points)
-    cols = [[created_at] * n, [model_version] * n, *([p[f] for p in points] for f in FEATURES)]
-    cols += [json_column(answers[c]) if c in JSON_OUTPUTS else answers[c] for c in OUTPUTS]
-    return list(zip(*cols, [None] * n, [None] * n, strict=True))
+    return list(
+        zip(
+            [created_at] * n, [model_version] * n, *answer_columns(points, answers), [None] * n, [None] * n, strict=True
+        )
+    )
 
 # %% ../nbs/07_history.ipynb #184de8ba
 def as_record(
@@ -207,22 +218,29 @@ def record(
     model_version: str,  # id of the model that answered
 ) -> list[int]:
     "Store one row per point with its answer in one transaction; the new rows' ids, in order."
-    rows = answer_rows(points, answers, model_version, _now())
-    conn = self.db.conn
+    n, created_at, conn = len(points), _now(), self.db.conn
     try:
-        if len(rows) == 1:
-            return [conn.execute(_INSERT, (None, *rows[0])).lastrowid]
+        if n == 1:
+            row = (None, created_at, model_version, *(c[0] for c in answer_columns(points, answers)), None, None)
+            return [conn.execute(_INSERT, row).lastrowid]
+        cols = answer_columns(points, answers)
+        if any(len(c) != n for c in cols):
+            raise ValueError(f"every answer column needs {n} values, one per point")
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0]
-            conn.executemany(_INSERT, [(first + i, *row) for i, row in enumerate(rows)])
+            shared = conn.execute("SELECT quote(?), quote(?)", (created_at, model_version)).fetchone()
+            varying = COLUMNS[3:-2]  # the features and the answer
+            sql = f"INSERT INTO {TABLE} (id, created_at, model_version, {', '.join(varying)}) "
+            sql += f"VALUES (?, {shared[0]}, {shared[1]}, {', '.join('?' * len(varying))})"
+            conn.executemany(sql, zip(range(first, first + n), *cols, strict=True))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as e:
         raise HistoryError(f"cannot store predictions in {self.path}: {e}") from None
-    return list(range(first, first + len(rows)))
+    return list(range(first, first + n))
 
 # %% ../nbs/07_history.ipynb #09296bc5
 @patch
