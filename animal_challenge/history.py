@@ -21,7 +21,7 @@ import pandas as pd
 from fastcore.basics import patch
 from sqlite_utils import Database
 
-from .schema import FEATURES, LABELS
+from .schema import FEATURES, FLAG_FEATURES, LABELS
 
 # %% ../nbs/07_history.ipynb #a2c9f3fc
 TABLE = "predictions"  # one row per predicted point
@@ -105,8 +105,8 @@ def answer_columns(
     points: list[dict],  # validated points, each a dict with the `FEATURES` keys
     answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
 ) -> list[list]:
-    "The `FEATURES` and `OUTPUTS` columns as stored: one list per column, JSON text for the lists and dicts."
-    cols = [[p[f] for p in points] for f in FEATURES]
+    "The `FEATURES` and `OUTPUTS` columns as stored: one list per column, flags as 0/1, JSON for the lists and dicts."
+    cols = [list(map(int, (p[f] for p in points))) if f in FLAG_FEATURES else [p[f] for p in points] for f in FEATURES]
     return cols + [json_column(answers[c]) if c in JSON_OUTPUTS else answers[c] for c in OUTPUTS]
 
 
