@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import repeat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -131,7 +132,7 @@ class TrainRequest(BaseModel):
     _whole = field_validator("seed", "n", mode="before")(whole_number)
 
 # %% ../nbs/08_api.ipynb #9974aa84
-class Prediction(msgspec.Struct):
+class Prediction(msgspec.Struct, gc=False):  # holds only plain lists and dicts: no cycle to collect
     "The model's answer for one point."
 
     id: Annotated[int, msgspec.Meta(description="Id of the stored prediction (for feedback).")]
@@ -436,8 +437,8 @@ def classify(
         ids = state.log.record(points, answers, version.id)
     except HistoryError as e:
         raise ServiceUnavailableException(f"the prediction was not stored, so it is not returned: {e}") from None
-    v = version.id  # `Prediction`'s fields are the id, the version, then `OUTPUTS` in order
-    return v, [Prediction(i, v, *row) for i, *row in zip(ids, *(answers[c] for c in OUTPUTS), strict=True)]
+    v = version.id  # `Prediction`'s fields are the id, the version, then `OUTPUTS` in order (all of len(ids))
+    return v, list(map(Prediction, ids, repeat(v, len(ids)), *(answers[c] for c in OUTPUTS)))
 
 # %% ../nbs/08_api.ipynb #34926db9
 POINT_BODY_LIMIT = 16 * 1024  # bytes a single point's request may take

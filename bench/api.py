@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -241,7 +242,7 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     stages["history insert (incl. rows)"], ids = median_ms(lambda: log.record(req.points, answers, version.id))
     columns = [answers[c] for c in OUTPUTS]
     stages["answer structs"], structs = median_ms(
-        lambda: [Prediction(i, version.id, *row) for i, *row in zip(ids, *columns, strict=True)]
+        lambda: list(map(Prediction, ids, itertools.repeat(version.id, len(ids)), *columns))
     )
     stages["JSON encode"], _ = median_ms(lambda: msgspec.json.encode(BatchPrediction(version.id, structs)))
     total = sum(v for k, v in stages.items() if k != "history rows")
