@@ -39,7 +39,7 @@ def test_hadolint_finds_nothing():
 
 
 def test_image_is_pinned_runs_as_non_root_and_is_configured_by_environment():
-    assert dockerfile_instruction("FROM") == "python:3.11-slim-bookworm"
+    assert dockerfile_instruction("FROM") == "python:3.11.11-slim-bookworm"  # the same base as the package image
     assert dockerfile_instruction("USER") == "10001:10001"
     assert "ANIMAL_DATA_SERVICE_HOST=0.0.0.0" in DOCKERFILE.read_text()  # reachable through `docker run -p`
     assert json.loads(dockerfile_instruction("CMD")) == ["animal-data-service", "run"]  # no flags: env decides
