@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin
-COVERAGE_FLOOR=${COVERAGE_FLOOR:-85}
+COVERAGE_FLOOR=${COVERAGE_FLOOR:-90}
 step() { printf '\n=== %s\n' "$*"; }
 
 step "ruff check"
