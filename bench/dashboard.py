@@ -34,22 +34,12 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import BIN, data_service, free_port, running  # noqa: E402  (the tests' server helpers)
+from servers import BIN, data_service, free_port, launch_chromium, running  # noqa: E402  (the tests' server helpers)
 
 from animal_challenge.config import Settings  # noqa: E402
 from animal_challenge.dashboard import CULL_AFTER, POOL_SIZE, dashboard_env, voila_command  # noqa: E402
 from animal_challenge.training import train_and_store  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TARGET_TTI_S, TARGET_ROUND_TRIP_MS, TARGET_WAIT_S = 1.5, 150.0, 60
 
 ROUND_TRIP_JS = """
@@ -168,7 +158,7 @@ def main() -> None:
         )
         time.sleep(args.gap)  # the pool fills at start
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             ttis = []
             for _ in range(args.runs):
                 ttis.append(time_to_interactive(browser, url))

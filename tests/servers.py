@@ -62,3 +62,20 @@ def data_service() -> Iterator[str]:
     cmd = [str(BIN / "animal-data-service"), "run", "--host", "127.0.0.1", "--port", str(port)]
     with running(cmd, url + "/api/v1/animals/schema"):
         yield url
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium: Playwright drives it, it never downloads a browser
+CHROMIUM_ARGS = [  # headless, and no background traffic to hosts this machine cannot reach
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    "Debian's headless Chromium, launched through a Playwright instance (`sync_playwright()`)."
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

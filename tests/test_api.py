@@ -16,7 +16,7 @@ from animal_data_service.generator import generate
 from litestar import Litestar
 from litestar.testing import TestClient
 from moto.server import ThreadedMotoServer
-from servers import BIN, data_service, free_port, running
+from servers import BIN, CHROMIUM, data_service, free_port, launch_chromium, running
 
 from animal_challenge.api import TrainRequest, create_app
 from animal_challenge.config import Settings
@@ -547,16 +547,11 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
             assert http.post("/predict", json=DOG).json()["id"] == made + 1
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
 def test_docs_render_in_a_browser_with_no_internet(tmp_path, store):
     sync_api = pytest.importorskip("playwright.sync_api")
     with serving(app_for(tmp_path, store)) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page()
         outside: list[str] = []
 

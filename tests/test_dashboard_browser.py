@@ -17,23 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import BIN, data_service, free_port, running
+from servers import BIN, CHROMIUM, data_service, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
 from animal_challenge.training import train_and_store
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
 TOKEN = "browser-test-token-0123456789"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "nbs" / "dashboard.png"
 ELEPHANT = {"legs": "4", "height": "3.1", "weight": "5200", "wings": False, "tail": True}
@@ -85,7 +75,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 def page(stack):
     "The dashboard open in headless Chromium, ready to take input."
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.set_default_timeout(30_000)
         page.goto(stack.dashboard_url)

@@ -107,3 +107,35 @@ def live_server() -> Iterator[str]:
     "Base URL of a real server (console script, uvicorn) with the default settings, shared by a test module."
     with running_server() as (url, _):
         yield url
+
+
+# The public service's answer for {"seed": 42, "number_of_datapoints": 3} (shared/data-service-contract.md).
+CONTRACT_CHECK_VALUES = [
+    {
+        "walks_on_n_legs": 2,
+        "height": 1.8966201999039332,
+        "weight": 52.24459269017381,
+        "has_wings": False,
+        "has_tail": True,
+    },
+    {
+        "walks_on_n_legs": 2,
+        "height": 1.8706797949691645,
+        "weight": 84.60897838524227,
+        "has_wings": False,
+        "has_tail": True,
+    },
+    {
+        "walks_on_n_legs": 4,
+        "height": 0.15161222204761285,
+        "weight": 7.855076329135008,
+        "has_wings": False,
+        "has_tail": True,
+    },
+]
+
+
+@pytest.fixture
+def contract_check_values() -> list[dict]:
+    "The contract's check values: the public service's answer for seed 42, three points."
+    return [dict(p) for p in CONTRACT_CHECK_VALUES]

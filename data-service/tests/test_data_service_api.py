@@ -40,33 +40,11 @@ def post_raw(client, body: bytes | str):
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_contract_check_values(client):
+def test_contract_check_values(client, contract_check_values):
     response = client.post(DATA, json={"seed": 42, "number_of_datapoints": 3})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == [
-        {
-            "walks_on_n_legs": 2,
-            "height": 1.8966201999039332,
-            "weight": 52.24459269017381,
-            "has_wings": False,
-            "has_tail": True,
-        },
-        {
-            "walks_on_n_legs": 2,
-            "height": 1.8706797949691645,
-            "weight": 84.60897838524227,
-            "has_wings": False,
-            "has_tail": True,
-        },
-        {
-            "walks_on_n_legs": 4,
-            "height": 0.15161222204761285,
-            "weight": 7.855076329135008,
-            "has_wings": False,
-            "has_tail": True,
-        },
-    ]
+    assert response.json() == contract_check_values
 
 
 def test_defaults_are_seed_42_and_500_points(client):
