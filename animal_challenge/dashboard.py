@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SPECIES_COLOURS', 'FEATURE_LABELS', 'HISTORY_COLUMNS', 'MODEL_FIGURES', 'SAMPLE_SIZE', 'PAGE_STYLE', 'TRAIN_SIZES',
-           'MAX_SEED', 'POLL_EVERY', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'ApiError', 'explain_refusal',
-           'unreachable', 'ApiClient', 'notice', 'prediction_html', 'history_table', 'models_table', 'table_html',
-           'training_sample', 'SamplePlot', 'job_text', 'reports_to', 'Dashboard', 'dashboard_notebook',
-           'pool_aware_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
+           'MAX_SEED', 'POLL_EVERY', 'TEMPLATE', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'REFILL_AFTER', 'ApiError',
+           'explain_refusal', 'unreachable', 'ApiClient', 'notice', 'prediction_html', 'history_table', 'models_table',
+           'table_html', 'training_sample', 'SamplePlot', 'job_text', 'reports_to', 'Dashboard', 'dashboard_notebook',
+           'template_root', 'pool_aware_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
 
 # %% ../nbs/09_dashboard.ipynb #6029de91
 import functools
@@ -776,6 +776,14 @@ def dashboard_notebook() -> Path:
     "The Voila notebook shipped with the package."
     return Path(str(files("animal_challenge") / "notebooks" / "dashboard.ipynb"))
 
+# %% ../nbs/09_dashboard.ipynb #a1c0f3e2
+TEMPLATE = "animal"  # the Voila template the dashboard is served with
+
+
+def template_root() -> Path:
+    "The Jupyter data directory shipped with the package: `voila/templates/animal` lives under it."
+    return Path(str(files("animal_challenge") / "share"))
+
 # %% ../nbs/09_dashboard.ipynb #2fae9087
 @functools.cache
 def pool_aware_kernel_manager() -> type:
@@ -811,6 +819,7 @@ def __getattr__(name: str) -> Any:
 POOL_SIZE = 2  # preheated kernels waiting for the next visitors
 CULL_AFTER = 30  # seconds a kernel with no page attached may idle before it is stopped
 CULL_EVERY = 10  # seconds between two looks for idle kernels
+REFILL_AFTER = 4  # seconds after a page takes a pooled kernel before the pool starts its replacement
 
 
 def voila_command(
@@ -832,9 +841,11 @@ def voila_command(
         "--Voila.port_retries=0",
         "--preheat_kernel=True",
         f"--pool_size={pool_size}",
+        f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
         "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",
+        f"--template={TEMPLATE}",
         "--show_tracebacks=False",
         "--theme=light",
     ]
@@ -844,8 +855,11 @@ def dashboard_env(
     settings: Settings,  # `api_url` and `api_token`
     base: dict[str, str] | None = None,  # the environment to start from (default: this process's)
 ) -> dict[str, str]:
-    "The environment for Voila and its kernels: `base` with the API's URL and token (removed if not set)."
+    "The environment for Voila and its kernels: `base` with the API's URL and token, our templates on JUPYTER_PATH."
     env = dict(os.environ if base is None else base)
+    ours = str(template_root())
+    others = [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != ours]
+    env["JUPYTER_PATH"] = os.pathsep.join([ours, *others])
     env[f"{ENV_PREFIX}API_URL"] = settings.api_url
     if settings.api_token is None:
         env.pop(f"{ENV_PREFIX}API_TOKEN", None)

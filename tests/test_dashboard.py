@@ -2,6 +2,8 @@
 on the real data service; the browser and Voila are in `test_dashboard_browser.py`."""
 
 import asyncio
+import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -17,12 +19,15 @@ from servers import data_service, free_port
 from animal_challenge.api import TrainRequest, create_app
 from animal_challenge.config import Settings
 from animal_challenge.dashboard import (
+    REFILL_AFTER,
+    TEMPLATE,
     TRAIN_SIZES,
     ApiClient,
     Dashboard,
     dashboard_env,
     dashboard_notebook,
     pool_aware_kernel_manager,
+    template_root,
     training_sample,
     voila_command,
 )
@@ -310,8 +315,24 @@ def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
         "--MappingKernelManager.cull_idle_timeout=45",
         "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
         "--show_tracebacks=False",
+        "--template=animal",
+        f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
     ]:
         assert flag in cmd
+
+
+def test_voila_finds_the_shipped_template_through_the_dashboards_jupyter_path(monkeypatch):
+    from voila.paths import collect_template_paths
+
+    env = dashboard_env(Settings(), base={"JUPYTER_PATH": "/elsewhere"})
+    assert env["JUPYTER_PATH"].split(os.pathsep) == [str(template_root()), "/elsewhere"]
+    assert dashboard_env(Settings(), base=env)["JUPYTER_PATH"] == env["JUPYTER_PATH"]  # applying it twice: same path
+    monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
+    paths = collect_template_paths(["voila", "nbconvert"], TEMPLATE, prune=True)
+    ours = template_root() / "voila" / "templates" / TEMPLATE
+    assert paths[0] == str(ours)  # ours first, then what it extends: Voila's lab template, nbconvert's lab and base
+    assert any(p.endswith(os.path.join("voila", "templates", "lab")) for p in paths)
+    assert json.loads((ours / "conf.json").read_text()) == {"base_template": "lab"}
 
 
 def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
@@ -320,9 +341,10 @@ def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
         "HOME": "/h",
         "ANIMAL_CHALLENGE_API_URL": "http://api:8000",
         "ANIMAL_CHALLENGE_API_TOKEN": "s3cret",
+        "JUPYTER_PATH": str(template_root()),
     }
     no_token = dashboard_env(Settings(api_url="http://api:8000"), base={"ANIMAL_CHALLENGE_API_TOKEN": "stale"})
-    assert no_token == {"ANIMAL_CHALLENGE_API_URL": "http://api:8000"}
+    assert no_token == {"ANIMAL_CHALLENGE_API_URL": "http://api:8000", "JUPYTER_PATH": str(template_root())}
     dash = Dashboard(ApiClient.from_settings(settings), sample_loader=None)
     assert (dash.api.base_url, dash.api.token) == ("http://api:8000", "s3cret")
 

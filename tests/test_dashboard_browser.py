@@ -72,11 +72,18 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def page(stack):
+def requested() -> list[str]:
+    "Every URL the page has asked for, in order."
+    return []
+
+
+@pytest.fixture(scope="module")
+def page(stack, requested):
     "The dashboard open in headless Chromium, ready to take input."
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.on("request", lambda request: requested.append(request.url))
         page.set_default_timeout(30_000)
         page.goto(stack.dashboard_url)
         page.locator(".ac-predict").wait_for()
@@ -110,6 +117,14 @@ def open_tab(page, name: str) -> None:
 
 def expect(locator):
     return sync_api.expect(locator)
+
+
+def test_the_page_asks_nothing_of_any_other_host(page, stack, requested):
+    "Scripts, styles, fonts and the kernel all come from the dashboard's own server: no CDN, so it works offline."
+    assert any(url.endswith("voila.js") for url in requested)
+    own = (stack.dashboard_url, "blob:" + stack.dashboard_url, "data:")  # blob: the plot, made in the page
+    elsewhere = [url for url in requested if not url.startswith(own)]
+    assert elsewhere == []
 
 
 def test_predict_an_elephant(page, tmp_path):
