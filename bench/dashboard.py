@@ -3,9 +3,15 @@
 Starts the data service, trains a model (2000 points), starts the API and the dashboard with Voila exactly as
 `animal-challenge dashboard` does (`voila_command`, `dashboard_env`), then measures:
 
-1. **time to interactive**: from navigation start to the Predict button rendered by the widget manager (the kernel is
-   connected and the widgets are live), read from the browser's own clock (`performance.now()`), each load in a fresh
-   browser context, with a pause between loads so that Voila's pool of preheated kernels refills;
+1. **time to interactive**: from navigation start to the moment the Predict button is rendered by the widget manager
+   (so the kernel is connected and the widgets are live) *and* the page is free to handle a click. A script in the
+   page watches for the button and, in the first task after it appears, reads the page's own clock
+   (`performance.now()`) and clicks it; the load counts only if that click comes back as a verdict, so "interactive"
+   is shown, not assumed. Each load is in a fresh browser context (nothing cached), with a pause between loads so
+   that Voila's pool of preheated kernels refills. For comparison the script also prints the time at which
+   Playwright, polling from outside the page, saw the button: that adds the driver's own round trips (0.1-0.4 s on
+   two busy cores), which no visitor waits for. One untimed load comes first: it pays for starting Chromium's own
+   processes, which a visitor's running browser has long done;
 2. **predict round trip**: from the click on Predict to the new verdict in the page (a `MutationObserver` in the
    page stops the clock), and for scale the API's own `/predict` over HTTP from this script;
 3. **kernels left behind**: `--loads` page loads, each closed without the page saying goodbye (no `beforeunload`,
@@ -71,15 +77,34 @@ def kernels_under(pid: int) -> int:
     return count
 
 
-def time_to_interactive(browser, url: str) -> float:
-    "Seconds from navigation start to the Predict button rendered, in a fresh context."
+INTERACTIVE_JS = """
+(() => {
+  // In the first task after the Predict button appears (the widget manager adds its class after inserting it),
+  // note the time and click it: if the page were not really live yet, the click would be lost and no verdict come.
+  const seen = new MutationObserver(() => {
+    const button = document.querySelector('button.ac-predict');
+    if (!button) return;
+    seen.disconnect();
+    setTimeout(() => { window.acInteractive = performance.now(); button.click(); }, 0);
+  });
+  seen.observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
+})();
+"""
+
+
+def time_to_interactive(browser, url: str) -> tuple[float, float]:
+    """Seconds from navigation start to the Predict button live (clicked in the page, and the click answered), and
+    to the button seen by Playwright from outside the page; in a fresh context."""
     context = browser.new_context()
+    context.add_init_script(INTERACTIVE_JS)
     page = context.new_page()
     page.goto(url, wait_until="commit")
     page.locator("button.ac-predict").wait_for()
-    seconds = page.evaluate("performance.now()") / 1000
+    seen_outside = page.evaluate("performance.now()") / 1000
+    page.locator(".ac-result .ac-version").wait_for(timeout=10_000)  # the click made in the page was answered
+    interactive = page.evaluate("window.acInteractive") / 1000
     context.close()
-    return seconds
+    return interactive, seen_outside
 
 
 def round_trips(browser, url: str, n: int) -> list[float]:
@@ -159,16 +184,25 @@ def main() -> None:
         time.sleep(args.gap)  # the pool fills at start
         with sync_playwright() as p:
             browser = launch_chromium(p)
-            ttis = []
+            time_to_interactive(browser, url)  # untimed: Chromium starts its own processes
+            time.sleep(args.gap)
+            ttis, outside = [], []
             for _ in range(args.runs):
-                ttis.append(time_to_interactive(browser, url))
+                interactive, seen_outside = time_to_interactive(browser, url)
+                ttis.append(interactive)
+                outside.append(seen_outside)
                 time.sleep(args.gap)
             trips = round_trips(browser, url, args.round_trips)
             api_trips = api_round_trips(api_url, args.round_trips)
             print(
                 f"time to interactive ({args.pool_size} preheated kernels in the pool): "
                 f"median {statistics.median(ttis):.2f} s of {args.runs} "
-                f"(min {min(ttis):.2f}, max {max(ttis):.2f}; target <= {TARGET_TTI_S} s)"
+                f"(min {min(ttis):.2f}, max {max(ttis):.2f}; target <= {TARGET_TTI_S} s), "
+                "each shown by a click in the page that was answered"
+            )
+            print(
+                f"  the button as Playwright saw it from outside the page: median {statistics.median(outside):.2f} s "
+                f"(min {min(outside):.2f}, max {max(outside):.2f})"
             )
             print(
                 f"predict round trip in the page: median {statistics.median(trips):.0f} ms of {len(trips)} "
