@@ -101,7 +101,13 @@ def time_to_interactive(browser, url: str) -> tuple[float, float]:
     page.goto(url, wait_until="commit")
     page.locator("button.ac-predict").wait_for()
     seen_outside = page.evaluate("performance.now()") / 1000
-    page.locator(".ac-result .ac-version").wait_for(timeout=10_000)  # the click made in the page was answered
+    try:
+        page.locator(".ac-result .ac-version").wait_for(timeout=10_000)  # the click made in the page was answered
+    except PlaywrightTimeout:
+        raise SystemExit(
+            "the click made when the Predict button appeared got no verdict within 10 s: the page was not "
+            "interactive yet, so no time to interactive can be reported"
+        ) from None
     interactive = page.evaluate("window.acInteractive") / 1000
     context.close()
     return interactive, seen_outside

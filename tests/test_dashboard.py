@@ -4,6 +4,7 @@ on the real data service; the browser and Voila are in `test_dashboard_browser.p
 import asyncio
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -333,6 +334,33 @@ def test_voila_finds_the_shipped_template_through_the_dashboards_jupyter_path(mo
     assert paths[0] == str(ours)  # ours first, then what it extends: Voila's lab template, nbconvert's lab and base
     assert any(p.endswith(os.path.join("voila", "templates", "lab")) for p in paths)
     assert json.loads((ours / "conf.json").read_text()) == {"base_template": "lab"}
+
+
+def notebook_css(template: Path) -> str:
+    "The `notebook_css` block of a Jinja template, without the part Voila adds only for `show_margins`."
+    block = re.search(r"block notebook_css -%}(.*?){%- endblock notebook_css", template.read_text(), re.S).group(1)
+    return re.sub(r"{% if resources.show_margins %}.*?{% endif %}", "", block, flags=re.S)
+
+
+def css_selectors(block: str) -> set[str]:
+    "The selectors of the CSS rules in a block's `<style>` elements."
+    css = re.sub(r"/\*.*?\*/", "", "".join(re.findall(r"<style>(.*?)</style>", block, re.S)), flags=re.S)
+    return {selector.strip() for selector in re.findall(r"([^{}]+){", css)}
+
+
+def test_the_template_keeps_everything_voilas_lab_styles_add_but_the_cdn_links():
+    "Our block re-adds Voila's by hand, so a Voila release that adds to its block fails here instead of going unseen."
+    from voila.paths import collect_template_paths
+
+    voila_lab = Path(collect_template_paths(["voila"], "lab", prune=True)[0]) / "index.html.j2"
+    theirs = notebook_css(voila_lab)
+    ours = notebook_css(template_root() / "voila" / "templates" / TEMPLATE / "index.html.j2")
+    expressions = re.compile(r"{{\s*(.*?)\s*}}")
+    assert set(expressions.findall(theirs)) - {"super()"} <= set(expressions.findall(ours))
+    assert css_selectors(theirs) <= css_selectors(ours)
+    hrefs = re.findall(r'<link[^>]*href="([^"]+)"', theirs)
+    assert hrefs and all(href.startswith("https://cdn.jsdelivr.net/") for href in hrefs)  # all we leave out
+    assert "<link" not in ours
 
 
 def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
