@@ -1,6 +1,7 @@
 """The dashboard's client and widgets against the real API in process (Litestar's TestClient), with a model trained
 on the real data service; the browser and Voila are in `test_dashboard_browser.py`."""
 
+import ast
 import asyncio
 import json
 import os
@@ -75,16 +76,9 @@ def api(tmp_path, trained, service) -> Iterator[TestClient]:
         yield client
 
 
-def settle(dash: Dashboard) -> Dashboard:
-    "`dash` once its training sample has loaded (or failed to)."
-    while dash._loading.locked():
-        asyncio.run(asyncio.sleep(0.01))
-    return dash
-
-
 @pytest.fixture
 def dash(api) -> Dashboard:
-    return settle(Dashboard(ApiClient(str(api.base_url), http=api), page_size=2))
+    return Dashboard(ApiClient(str(api.base_url), http=api), page_size=2).wait_for_sample(timeout=60)
 
 
 def fill(dash: Dashboard, point: dict) -> None:
@@ -141,7 +135,7 @@ def test_values_the_api_refuses_name_the_field(dash):
 def test_a_missing_model_is_said_in_words(tmp_path, service):
     settings = Settings(data_dir=tmp_path, data_service_url=service)
     with TestClient(create_app(settings, store=LocalModelStore(tmp_path / "empty"))) as client:
-        dash = settle(Dashboard(ApiClient(str(client.base_url), http=client)))
+        dash = Dashboard(ApiClient(str(client.base_url), http=client)).wait_for_sample(timeout=60)
         assert dash.plot_note.value == "No model version is active yet, so there is no training data to show."
         dash.on_predict()
         assert "The API cannot predict right now: " in dash.predict_message.value
@@ -271,7 +265,7 @@ def test_activating_another_version(dash, api):
 
 
 def test_a_token_given_to_the_dashboard_is_used(api):
-    dash = settle(Dashboard(ApiClient(str(api.base_url), token=TOKEN, http=api)))
+    dash = Dashboard(ApiClient(str(api.base_url), token=TOKEN, http=api)).wait_for_sample(timeout=60)
     assert dash.token.placeholder == "the dashboard's token is used unless you type another"
     dash.on_train()
     dash.job_thread.join(timeout=20)
@@ -302,6 +296,17 @@ def test_the_voila_notebook_ships_in_the_package():
     nb = dashboard_notebook()
     assert nb.parent.name == "notebooks" and nb.parent.parent.name == "animal_challenge"
     assert "Dashboard.from_settings(Settings())" in nb.read_text()
+
+
+def test_the_shipped_notebook_ends_with_the_training_data_in_the_page(api, monkeypatch):
+    "What the notebook shows when Voila has run it is what a connecting page gets: the plot's note is already there."
+    monkeypatch.setattr(ApiClient, "from_settings", classmethod(lambda cls, settings: cls("http://api", http=api)))
+    code = json.loads(dashboard_notebook().read_text())["cells"][0]["source"]
+    *body, last = ast.parse("".join(code)).body
+    namespace = {}
+    exec(compile(ast.Module(body, []), "dashboard.ipynb", "exec"), namespace)
+    page = eval(compile(ast.Expression(last.value), "dashboard.ipynb", "eval"), namespace)
+    assert page.plot_note.value.startswith("Training data of model "), page.plot_note.value
 
 
 def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():

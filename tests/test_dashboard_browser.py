@@ -128,12 +128,14 @@ def test_the_page_asks_nothing_of_any_other_host(page, stack, requested):
 
 
 def test_predict_an_elephant(page, tmp_path):
+    note = page.locator(".ac-plot-note")
+    assert note.inner_text().startswith("Training data of model")  # there from the start, though loaded on a thread
     predict(page, ELEPHANT)
     expect(page.locator(".ac-result .ac-species")).to_have_text("Elephant")
     expect(page.locator(".ac-result .ac-prob")).to_have_count(4)  # a bar per species
     expect(page.locator(".ac-result .ac-interval")).to_contain_text("Probability of elephant:")
     expect(page.locator(".ac-result .ac-conformal")).to_contain_text("Cannot be ruled out at 95 %: elephant")
-    expect(page.locator(".ac-plot-note")).to_contain_text("Training data of model")  # the plot has its background
+    expect(note).to_contain_text("Training data of model")  # the plot still has its background
     expect(page.locator(".ac-plot-star")).to_have_text("The black star is your animal (elephant): 5200 kg, 3.1 m.")
     expect(page.locator(".ac-predict-message")).to_have_text("")
     page.wait_for_timeout(300)  # the new image has arrived (the caption follows it); let the browser draw it
