@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import BIN, data_service, free_port, launch_chromium, running  # noqa: E402  (the tests' server helpers)
 
 from animal_challenge.config import Settings  # noqa: E402
-from animal_challenge.dashboard import CULL_AFTER, POOL_SIZE, dashboard_env, voila_command  # noqa: E402
+from animal_challenge.dashboard import CULL_AFTER, CULL_EVERY, POOL_SIZE, dashboard_env, voila_command  # noqa: E402
 from animal_challenge.training import train_and_store  # noqa: E402
 
 TARGET_TTI_S, TARGET_ROUND_TRIP_MS, TARGET_WAIT_S = 1.5, 150.0, 60
@@ -235,6 +235,8 @@ def main() -> None:
             context.close()
             loaded = time.perf_counter() - start
             browser.close()
+        if not args.loads:
+            return  # no pages left behind, so no kernel count to judge
         print(f"{args.loads} page loads in {loaded:.0f} s; kernels under Voila before: {before}")
         counts = []
         for waited in range(0, args.wait + 1, 10):
@@ -242,7 +244,12 @@ def main() -> None:
                 time.sleep(10)
             counts.append(kernels_under(voila.pid))
             print(f"  {waited:3d} s after the last page closed: {counts[-1]} kernels")
-        verdict = "only the preheated pool remains" if counts[-1] <= args.pool_size else "KERNELS LEFT BEHIND"
+        if args.wait < CULL_AFTER + CULL_EVERY:
+            verdict = f"too soon to judge: an idle kernel is culled {CULL_AFTER}-{CULL_AFTER + CULL_EVERY} s after"
+        elif counts[-1] <= args.pool_size:
+            verdict = "only the preheated pool remains"
+        else:
+            verdict = "KERNELS LEFT BEHIND"
         print(f"after {args.wait} s: {counts[-1]} kernels ({verdict}; pool size {args.pool_size})")
 
 
