@@ -129,7 +129,7 @@ def test_the_page_asks_nothing_of_any_other_host(page, stack, requested):
 
 def test_predict_an_elephant(page, tmp_path):
     note = page.locator(".ac-plot-note")
-    assert note.inner_text().startswith("Training data of model")  # there from the start, though loaded on a thread
+    expect(note).to_contain_text("Training data of model")  # before any prediction: a lost note stays lost until one
     predict(page, ELEPHANT)
     expect(page.locator(".ac-result .ac-species")).to_have_text("Elephant")
     expect(page.locator(".ac-result .ac-prob")).to_have_count(4)  # a bar per species
