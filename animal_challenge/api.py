@@ -63,10 +63,10 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 import animal_challenge
 from .config import Settings
-from .history import OUTPUTS, HistoryError, PredictionLog, UnknownPrediction
+from .history import HistoryError, PredictionLog, UnknownPrediction
 from .model import TRUSTED_TYPES, AnimalModel
 from .registry import VERSION_ID, ModelStore, ModelStoreError, ModelVersion, open_store
-from .schema import FEATURES, LABELS, AnimalPoint
+from .schema import FEATURES, LABELS, OUTPUTS, AnimalPoint
 from .training import train_and_store
 
 # %% ../nbs/08_api.ipynb #5cb3858e

@@ -4,11 +4,13 @@
 
 # %% auto #0
 __all__ = ['OUTLIER', 'LABELS', 'FEATURES', 'NUMERIC_FEATURES', 'FLAG_FEATURES', 'MAX_LEGS', 'MAX_HEIGHT_M', 'MAX_WEIGHT_KG',
-           'Species', 'AnimalPoint', 'PointValidationError', 'validate_points', 'points_frame']
+           'OUTPUTS', 'Species', 'AnimalPoint', 'Answer', 'PointValidationError', 'validate_points', 'points_frame']
 
 # %% ../nbs/00_schema.ipynb #e6ebbe08
 from enum import StrEnum
+from typing import Annotated
 
+import msgspec
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +52,24 @@ class AnimalPoint(BaseModel):
     )
     has_wings: bool = Field(description="Whether it has wings.")
     has_tail: bool = Field(description="Whether it has a tail.")
+
+# %% ../nbs/00_schema.ipynb #6e687fb1
+class Answer(msgspec.Struct, gc=False):  # holds only plain lists and dicts: no cycle for the collector to look for
+    "What a model says about one point: a species or `outlier`, how sure it is, and why."
+
+    species: Annotated[str, msgspec.Meta(description="A species, or `outlier` for an animal that is none of them.")]
+    reasons: Annotated[list[str], msgspec.Meta(description="Why it is an outlier; empty for an animal.")]
+    probabilities: Annotated[
+        dict[str, float],
+        msgspec.Meta(description="The classifier's probability of each species (for an outlier: had it to be one)."),
+    ]
+    confidence: Annotated[float | None, msgspec.Meta(description="Probability of `species`.")]
+    confidence_low: Annotated[float | None, msgspec.Meta(description="Lower end of its 95 % bootstrap interval.")]
+    confidence_high: Annotated[float | None, msgspec.Meta(description="Upper end of its 95 % bootstrap interval.")]
+    conformal_set: Annotated[list[str], msgspec.Meta(description="Species that cannot be ruled out at 95 %.")]
+
+
+OUTPUTS = Answer.__struct_fields__  # the answer's fields in order: what the history stores and the API returns
 
 # %% ../nbs/00_schema.ipynb #3883e2c6
 class PointValidationError(ValueError):

@@ -216,9 +216,10 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     import msgspec
 
     from animal_challenge.api import BatchPrediction, BatchRequest, Prediction, answers_for, points_table
-    from animal_challenge.history import OUTPUTS, PredictionLog, answer_rows
+    from animal_challenge.history import PredictionLog, answer_rows
     from animal_challenge.model import TRUSTED_TYPES
     from animal_challenge.registry import LocalModelStore
+    from animal_challenge.schema import OUTPUTS
 
     model, version = LocalModelStore(Path(folder) / "models", trusted=TRUSTED_TYPES).load()
     log = PredictionLog(Path(folder) / "stages.sqlite")
