@@ -28,11 +28,9 @@ from animal_challenge.registry import (
     VERSION_ID,
     LocalModelStore,
     ModelStoreError,
-    S3ModelStore,
     new_version_id,
-    open_store,
-    s3_client,
 )
+from animal_challenge.s3store import S3ModelStore, open_store, s3_client
 from animal_challenge.schema import FEATURES
 
 X = pd.DataFrame(
