@@ -7,8 +7,7 @@ __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'ST
            'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'whole_number', 'Point', 'record_type', 'BatchRequest',
            'FeedbackRequest', 'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'StoredPrediction',
            'stored_prediction', 'JobState', 'TrainingJob', 'TrainingSample', 'Readiness', 'ApiError', 'explain_refusal',
-           'unreachable', 'ApiClient', 'predict', 'predict_batch', 'predictions', 'feedback', 'models', 'model',
-           'sample', 'train', 'job', 'activate', 'ready']
+           'unreachable', 'ApiClient']
 
 # %% ../nbs/08_contract.ipynb #47598eb4
 import functools
@@ -18,6 +17,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import httpx
 import msgspec
 import pandas as pd
+from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -299,16 +299,19 @@ def _json(body: BaseModel | dict) -> dict:
     return body.model_dump() if isinstance(body, BaseModel) else body
 
 
+@patch
 def predict(self: ApiClient, point: Point | dict) -> Prediction:
     "The API's answer for one `point` (the five features)."
     return self.call("POST", "/predict", "predict", Prediction, json=_json(point))
 
 
+@patch
 def predict_batch(self: ApiClient, points: list[dict]) -> BatchPrediction:
     "The API's answers for `points` (at most the server's `max_batch`), in their order."
     return self.call("POST", "/predict/batch", "classify the batch", BatchPrediction, json={"points": points})
 
 
+@patch
 def predictions(
     self: ApiClient,
     limit: int = PAGE_SIZE,  # most predictions to return (at most `MAX_PAGE`)
@@ -320,42 +323,56 @@ def predictions(
     return self.call("GET", "/predictions", "list past predictions", list[StoredPrediction], params=params)
 
 
+@patch
 def feedback(self: ApiClient, prediction_id: int, species: str) -> StoredPrediction:
     "Record that prediction `prediction_id` really is `species` (or `outlier`); the updated stored prediction."
     path, body = f"/predictions/{prediction_id}/feedback", {"species": species}
     return self.call("POST", path, "record the correction", StoredPrediction, json=body)
 
 
+@patch
 def models(self: ApiClient) -> list[ModelVersion]:
     "Every stored model version, newest first, with metrics, provenance and whether it is active."
     return self.call("GET", "/models", "list the model versions", list[ModelVersion])
 
 
+@patch
+def active_model(self: ApiClient) -> ModelVersion:
+    "The version answering predictions now."
+    return self.call("GET", "/models/active", "show the active model", ModelVersion)
+
+
+@patch
 def model(self: ApiClient, version_id: str) -> ModelVersion:
     "One stored model version."
     return self.call("GET", f"/models/{version_id}", "show that version", ModelVersion)
 
 
+@patch
 def sample(self: ApiClient, version_id: str) -> TrainingSample:
     "The labelled training points stored with `version_id`."
     return self.call("GET", f"/models/{version_id}/sample", "show the training data", TrainingSample)
 
 
+@patch
 def train(self: ApiClient, request: TrainRequest | dict, token: str | None = None) -> TrainingJob:
     "Start training a version (admin); the queued job."
     return self.call("POST", "/models/train", "train a model", TrainingJob, token=token, json=_json(request))
 
 
+@patch
 def job(self: ApiClient, job_id: str) -> TrainingJob:
     "A training job's state, stage, progress and resulting version."
     return self.call("GET", f"/models/jobs/{job_id}", "follow the training job", TrainingJob)
 
 
+@patch
 def activate(self: ApiClient, version_id: str, token: str | None = None) -> ModelVersion:
     "Make `version_id` the version that answers predictions (admin); its record."
     return self.call("POST", f"/models/{version_id}/activate", "activate that version", ModelVersion, token=token)
 
 
+@patch
 def ready(self: ApiClient) -> Readiness:
     "Whether the API can serve predictions, and what is missing (a 503 is an answer here, not an error)."
     try:
@@ -365,7 +382,3 @@ def ready(self: ApiClient) -> Readiness:
         raise ApiError(unreachable(self.base_url, e)) from None
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise ApiError(f"{self.base_url} answered /ready with something that is not the API's answer") from None
-
-
-for _method in (predict, predict_batch, predictions, feedback, models, model, sample, train, job, activate, ready):
-    setattr(ApiClient, _method.__name__, _method)

@@ -27,15 +27,15 @@ import itertools
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+from animal_challenge.process import ServerProcess, free_port
 
 TARGET_P50_MS, TARGET_RATIO, TARGET_BATCH = 1.0, 0.5, 100_000
 
@@ -154,27 +154,15 @@ async def load(port: int, path: str, bodies: list[bytes], connections: int, seco
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    "A server process of this script, timed from inside."
+    "A server process of this script, timed from inside (started and stopped by the project's `ServerProcess`)."
 
     def __init__(self, kind: str, folder: str):
         self.port, self.stats = free_port(), str(Path(folder) / f"{kind}-times.json")
         cmd = [sys.executable, __file__, "--serve", kind, str(self.port), folder, self.stats]
-        self.proc = subprocess.Popen(cmd)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            try:
-                httpx.post(f"{self.url}/_bench/mark?warmup", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{kind} server did not start")
+        self.server = ServerProcess(f"{kind} server", cmd, f"{self.url}/_bench/mark?warmup").start().wait_ready()
+        self.proc = self.server.proc
 
     def mark(self, name: str) -> None:
         httpx.post(f"{self.url}/_bench/mark?{name}")
@@ -185,8 +173,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> dict[str, list[float]]:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
+        self.server.stop(grace=30)
         return json.loads(Path(self.stats).read_text())
 
 
@@ -215,11 +202,12 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     "Where the time of one batch goes, stage by stage, in this process (median of 5 runs each)."
     import msgspec
 
-    from animal_challenge.api import BatchPrediction, BatchRequest, Prediction, answers_for, points_table
+    from animal_challenge.contract import BatchPrediction, BatchRequest, Prediction
     from animal_challenge.history import PredictionLog, answer_rows
     from animal_challenge.model import TRUSTED_TYPES
     from animal_challenge.registry import LocalModelStore
     from animal_challenge.schema import OUTPUTS
+    from animal_challenge.serving import answers_for, points_table
 
     model, version = LocalModelStore(Path(folder) / "models", trusted=TRUSTED_TYPES).load()
     log = PredictionLog(Path(folder) / "stages.sqlite")
@@ -243,7 +231,7 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     stages["history insert (incl. rows)"], ids = median_ms(lambda: log.record(req.points, answers, version.id))
     columns = [answers[c] for c in OUTPUTS]
     stages["answer structs"], structs = median_ms(
-        lambda: list(map(Prediction, ids, itertools.repeat(version.id, len(ids)), *columns))
+        lambda: list(map(Prediction, *columns, ids, itertools.repeat(version.id, len(ids))))
     )
     stages["JSON encode"], _ = median_ms(lambda: msgspec.json.encode(BatchPrediction(version.id, structs)))
     total = sum(v for k, v in stages.items() if k != "history rows")

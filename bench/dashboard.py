@@ -43,7 +43,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import BIN, data_service, free_port, launch_chromium, running  # noqa: E402  (the tests' server helpers)
 
 from animal_challenge.config import Settings  # noqa: E402
-from animal_challenge.dashboard import CULL_AFTER, CULL_EVERY, POOL_SIZE, dashboard_env, voila_command  # noqa: E402
+from animal_challenge.dashboard_server import (  # noqa: E402
+    CULL_AFTER,
+    CULL_EVERY,
+    POOL_SIZE,
+    dashboard_env,
+    voila_command,
+)
 from animal_challenge.training import train_and_store  # noqa: E402
 
 TARGET_TTI_S, TARGET_ROUND_TRIP_MS, TARGET_WAIT_S = 1.5, 150.0, 60
@@ -224,7 +230,7 @@ def main() -> None:
                 )
 
             time.sleep(args.gap)
-            before = kernels_under(voila.pid)
+            before = kernels_under(voila.proc.pid)
             start = time.perf_counter()
             context = browser.new_context()
             for _ in range(args.loads):
@@ -242,7 +248,7 @@ def main() -> None:
         for waited in range(0, args.wait + 1, 10):
             if waited:
                 time.sleep(10)
-            counts.append(kernels_under(voila.pid))
+            counts.append(kernels_under(voila.proc.pid))
             print(f"  {waited:3d} s after the last page closed: {counts[-1]} kernels")
         if args.wait < CULL_AFTER + CULL_EVERY:
             verdict = f"too soon to judge: an idle kernel is culled {CULL_AFTER}-{CULL_AFTER + CULL_EVERY} s after"

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from animal_challenge.process import ServerProcess, free_port
 
 PUBLIC_SERVICE_POINTS_PER_SECOND = 100_000 / 1.2  # the public service: ~1.2 s for 100 000 points
 THROUGHPUT_POINTS = 100_000
@@ -45,44 +44,14 @@ def _console_script() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_server() -> Iterator[tuple[str, int]]:
-    "A fresh server on a free port until the block ends; yields its base URL and PID."
-    port = _free_port()
-    process = subprocess.Popen(
-        [_console_script(), "run", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    "A fresh server on a free port until the block ends (the project's `ServerProcess`); yields its URL and PID."
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                sys.exit(f"the server exited with status {process.returncode}")
-            try:
-                if httpx.get(url + "/api/v1/animals/schema", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("the server did not answer within 30 s")
-            time.sleep(0.05)
-        yield url, process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    command = [_console_script(), "run", "--host", "127.0.0.1", "--port", str(port)]
+    with ServerProcess("data service", command, url + "/api/v1/animals/schema", log=Path(os.devnull)) as server:
+        yield url, server.proc.pid
 
 
 def timed_request(client: httpx.Client, url: str, n: int, seed: int = 42) -> tuple[float, int]:

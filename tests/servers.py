@@ -1,57 +1,23 @@
-"""Start real servers on free loopback ports for tests, and stop them afterwards."""
+"""Real servers for the tests, started through `animal_challenge.process` (the one way the project starts a server and
+waits for it), and Debian's Chromium for the browser tests."""
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from animal_challenge.process import ServerProcess, free_port
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    "A TCP port on 127.0.0.1 that nothing listens on right now."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    "Poll `url` until it answers below 500, failing early if `proc` exits."
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+__all__ = ["BIN", "CHROMIUM", "data_service", "free_port", "launch_chromium", "running"]
 
 
 @contextmanager
-def running(cmd: list[str], ready_url: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+def running(cmd: list[str], ready_url: str, env: dict | None = None, name: str = "server") -> Iterator[ServerProcess]:
     "Run `cmd` until the block ends; ready when `ready_url` answers. Stopped with SIGTERM, then SIGKILL."
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, start_new_session=True)
-    try:
-        wait_until_up(ready_url, proc)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with ServerProcess(name, cmd, ready_url, {**os.environ, **(env or {})}) as server:
+        yield server
 
 
 @contextmanager
@@ -60,7 +26,7 @@ def data_service() -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [str(BIN / "animal-data-service"), "run", "--host", "127.0.0.1", "--port", str(port)]
-    with running(cmd, url + "/api/v1/animals/schema"):
+    with running(cmd, url + "/api/v1/animals/schema", name="data service"):
         yield url
 
 

@@ -1,5 +1,6 @@
-"""The dashboard's client and widgets against the real API in process (Litestar's TestClient), with a model trained
-on the real data service; the browser and Voila are in `test_dashboard_browser.py`."""
+"""The dashboard's widgets against the real API in process (Litestar's TestClient), with a model trained on the real
+data service: what the dashboard chapter cannot host, since it may import only the contract (its examples use a
+stand-in that answers in the contract's types). The browser and Voila are in `test_dashboard_browser.py`."""
 
 import ast
 import asyncio
@@ -7,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,22 +20,20 @@ import pytest
 from litestar.testing import TestClient
 from servers import data_service, free_port
 
-from animal_challenge.api import TrainRequest, create_app
+from animal_challenge.api import create_app
 from animal_challenge.config import Settings
-from animal_challenge.dashboard import (
+from animal_challenge.contract import ApiClient
+from animal_challenge.dashboard import Dashboard
+from animal_challenge.dashboard_server import (
     REFILL_AFTER,
     TEMPLATE,
-    TRAIN_SIZES,
-    ApiClient,
-    Dashboard,
     dashboard_env,
     dashboard_notebook,
     pool_aware_kernel_manager,
     template_root,
-    training_sample,
     voila_command,
 )
-from animal_challenge.data import DataClient
+from animal_challenge.model import TRUSTED_TYPES
 from animal_challenge.registry import LocalModelStore
 from animal_challenge.schema import LABELS
 from animal_challenge.training import train_and_store
@@ -107,9 +107,12 @@ def test_the_plot_places_the_point_among_the_training_data(dash, api):
     version = api.get("/models").json()[0]
     assert dash.sample_version == version["id"]
     assert len(dash.sample) == 1000  # all of this small model's points: SAMPLE_SIZE is larger
+    stored = LocalModelStore(Path(api.app.state.settings.store_location), TRUSTED_TYPES).sample(version["id"])
+    assert dash.sample.equals(stored)  # the points and labels stored with the version, not drawn again
     assert set(dash.sample.label) <= set(LABELS)
     assert dash.plot_note.value == (
-        f"Training data of model {version['id']}: the first 1000 of its 1000 points (seed 1), labelled as in training."
+        f"Training data of model {version['id']}: 1000 of its 1000 points (seed 1), coloured by the labels its "
+        "training gave them."
     )
     predict(dash, ELEPHANT)
     assert dash.last == (ELEPHANT, "elephant")
@@ -163,7 +166,7 @@ def test_an_unexpected_failure_is_a_sentence_not_a_traceback():
         raise RuntimeError("boom")
 
     http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(explode))
-    dash = Dashboard(ApiClient("http://api.test", http=http), sample_loader=None)
+    dash = Dashboard(ApiClient("http://api.test", http=http), load_samples=False)
     dash.on_predict()
     assert dash.predict_message.value == (
         "<div class='ac-notice ac-error'>Something unexpected went wrong (RuntimeError: boom). "
@@ -175,9 +178,9 @@ def test_an_answer_that_is_not_json_means_a_wrong_address():
     http = httpx.Client(
         base_url="http://web.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>"))
     )
-    dash = Dashboard(ApiClient("http://web.test", http=http), sample_loader=None)
+    dash = Dashboard(ApiClient("http://web.test", http=http), load_samples=False)
     dash.on_predict()
-    assert "http://web.test answered /predict with something that is not the API&#x27;s JSON" in (
+    assert "http://web.test answered /predict with something that is not the API&#x27;s answer" in (
         dash.predict_message.value
     )
 
@@ -234,7 +237,7 @@ def test_training_needs_the_token_then_follows_the_job_to_the_new_active_version
     first = api.get("/models").json()[0]["id"]
     dash.seed.value, dash.size.value = 7, 1000
     dash.on_train()
-    assert "To train a model, the API needs its token: type it in the Token field" in dash.models_message.value
+    assert "To train a model, the API needs its admin token: type it in the Token field" in dash.models_message.value
     dash.token.value = TOKEN
     dash.on_train()
     dash.job_thread.join(timeout=20)
@@ -250,7 +253,7 @@ def test_training_needs_the_token_then_follows_the_job_to_the_new_active_version
 def test_a_wrong_token_is_refused_in_words(dash):
     dash.token.value = "not-the-token"
     dash.on_train()
-    assert "the API needs its token" in dash.models_message.value
+    assert "The token is wrong: the API refused to train a model." in dash.models_message.value
 
 
 def test_activating_another_version(dash, api):
@@ -264,29 +267,23 @@ def test_activating_another_version(dash, api):
     assert api.get("/ready").json()["model_version"] == old
 
 
-def test_a_token_given_to_the_dashboard_is_used(api):
-    dash = Dashboard(ApiClient(str(api.base_url), token=TOKEN, http=api)).wait_for_sample(timeout=60)
-    assert dash.token.placeholder == "the dashboard's token is used unless you type another"
+def test_a_token_in_the_dashboards_settings_is_never_used(api, monkeypatch):
+    "Any visitor can drive a page's kernel: a page built from settings that hold the admin token must not hold it."
+    monkeypatch.setattr(httpx, "Client", lambda **kwargs: api)
+    dash = Dashboard.from_settings(Settings(api_url=str(api.base_url), api_token=TOKEN))
+    assert dash.api.token is None
     dash.on_train()
-    dash.job_thread.join(timeout=20)
-    assert "is trained and active" in dash.job_status.value
+    assert "needs its admin token" in dash.models_message.value
 
 
-def test_train_bounds_are_the_apis():
-    bounds = {type(m).__name__: m for m in TrainRequest.model_fields["n"].metadata}
-    assert (bounds["Ge"].ge, bounds["Le"].le) == TRAIN_SIZES
-
-
-# --- the training sample
-
-
-def test_the_training_sample_is_the_start_of_the_training_data(service):
-    version = {"provenance": {"service_url": service, "seed": 5, "n": 10_000}}
-    sample = training_sample(version, n=600)
-    with DataClient(service) as client:
-        start = client.fetch(5, 10_000).iloc[:600]
-    assert sample[start.columns.tolist()].equals(start)
-    assert set(sample.label) <= set(LABELS)
+def test_the_plot_needs_no_data_service(tmp_path, trained):
+    "The API's data service is down: the training data comes from the store, through the API, all the same."
+    shutil.copytree(trained, tmp_path / "models")
+    settings = Settings(data_dir=tmp_path, data_service_url=f"http://127.0.0.1:{free_port()}")
+    with TestClient(create_app(settings)) as client:
+        dash = Dashboard(ApiClient(str(client.base_url), http=client)).wait_for_sample(timeout=60)
+        assert dash.plot_note.value.startswith("Training data of model "), dash.plot_note.value
+        assert len(dash.sample) == 1000
 
 
 # --- serving
@@ -319,7 +316,7 @@ def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
         "--preheat_kernel=True",
         "--pool_size=3",
         "--MappingKernelManager.cull_idle_timeout=45",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard_server.PoolAwareKernelManager",
         "--show_tracebacks=False",
         "--template=animal",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
@@ -368,25 +365,34 @@ def test_the_template_keeps_everything_voilas_lab_styles_add_but_the_cdn_links()
     assert "<link" not in ours
 
 
-def test_the_kernels_learn_the_api_url_and_token_from_the_environment():
+def test_the_kernels_learn_the_api_url_and_never_the_token():
     settings = Settings(api_url="http://api:8000", api_token="s3cret")
-    assert dashboard_env(settings, base={"HOME": "/h"}) == {
+    base = {"HOME": "/h", "ANIMAL_CHALLENGE_API_TOKEN": "from-the-environment"}
+    assert dashboard_env(settings, base=base) == {
         "HOME": "/h",
         "ANIMAL_CHALLENGE_API_URL": "http://api:8000",
-        "ANIMAL_CHALLENGE_API_TOKEN": "s3cret",
         "JUPYTER_PATH": str(template_root()),
     }
-    no_token = dashboard_env(Settings(api_url="http://api:8000"), base={"ANIMAL_CHALLENGE_API_TOKEN": "stale"})
-    assert no_token == {"ANIMAL_CHALLENGE_API_URL": "http://api:8000", "JUPYTER_PATH": str(template_root())}
-    dash = Dashboard(ApiClient.from_settings(settings), sample_loader=None)
-    assert (dash.api.base_url, dash.api.token) == ("http://api:8000", "s3cret")
+
+
+HEAVY_MODULES = ("data", "outliers", "labeling", "model", "training", "serving", "api")  # what a client must not load
+
+
+def test_a_page_kernel_loads_neither_scikit_learn_nor_the_training_modules():
+    "The shipped notebook's imports, in a fresh interpreter as a Voila kernel runs them: a client of the API only."
+    code = json.loads(dashboard_notebook().read_text())["cells"][0]["source"]
+    imports = "".join(line for line in code if line.startswith(("from ", "import ")))
+    heavy = ["sklearn", "skops", "scipy", *(f"animal_challenge.{m}" for m in HEAVY_MODULES)]
+    probe = imports + f"import sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
 def test_a_kernel_waiting_in_the_pool_counts_as_active_so_a_page_has_time_to_connect():
-    from animal_challenge import dashboard
+    from animal_challenge import dashboard_server
 
     manager_class = pool_aware_kernel_manager()
-    assert dashboard.PoolAwareKernelManager is manager_class  # what Voila's configuration names
+    assert dashboard_server.PoolAwareKernelManager is manager_class  # what Voila's configuration names
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)
 
     def kernel():

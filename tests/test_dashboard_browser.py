@@ -7,8 +7,6 @@ Each test states what the page must show and, where it matters, checks the API's
 """
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -17,9 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import BIN, CHROMIUM, data_service, free_port, launch_chromium, running
+from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
+from animal_challenge.process import ServerProcess
 from animal_challenge.training import train_and_store
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -38,14 +37,14 @@ class Stack:
     api_cmd: list[str]
     dashboard_url: str
     servers: ExitStack
-    api: subprocess.Popen | None = None
+    data_service: ServerProcess | None = None
+    api: ServerProcess | None = None
 
     def start_api(self) -> None:
-        self.api = self.servers.enter_context(running(self.api_cmd, self.api_url + "/health"))
+        self.api = self.servers.enter_context(running(self.api_cmd, self.api_url + "/health", name="API"))
 
     def stop_api(self) -> None:
-        os.killpg(self.api.pid, signal.SIGTERM)
-        self.api.wait(timeout=10)
+        self.api.stop()
 
     def api_get(self, path: str):
         return httpx.get(self.api_url + path, timeout=10).json()
@@ -56,17 +55,22 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     "Data service, API with a first model (1000 points, seed 1) and token, and the dashboard, on free ports."
     data_dir = tmp_path_factory.mktemp("dashboard")
     with ExitStack() as servers:
-        service = servers.enter_context(data_service())
+        port = free_port()
+        service = f"http://127.0.0.1:{port}"
+        cmd = [str(BIN / "animal-data-service"), "run", "--host", "127.0.0.1", "--port", str(port)]
+        service_process = servers.enter_context(running(cmd, service + "/api/v1/animals/schema", name="data service"))
         train_and_store(1, 1000, Settings(data_dir=data_dir, data_service_url=service))
         api_port, dashboard_port = free_port(), free_port()
         api_cmd = [str(BIN / "animal-challenge"), "api", "--port", str(api_port), "--token", TOKEN]
         api_cmd += ["--data-dir", str(data_dir), "--data-service-url", service]
         stack = Stack(f"http://127.0.0.1:{api_port}", api_cmd, f"http://127.0.0.1:{dashboard_port}/", servers)
+        stack.data_service = service_process
         stack.start_api()
         serve = (
-            "from animal_challenge.config import Settings; from animal_challenge.dashboard import serve_dashboard; "
-            f"serve_dashboard(Settings(api_url={stack.api_url!r}, api_token=None), port={dashboard_port})"
-        )  # no token: the user types it
+            "from animal_challenge.config import Settings\n"
+            "from animal_challenge.dashboard_server import serve_dashboard\n"
+            f"serve_dashboard(Settings(api_url={stack.api_url!r}), port={dashboard_port})"
+        )  # the page holds no token: the user types it
         servers.enter_context(running([sys.executable, "-c", serve], stack.dashboard_url + "voila/static/voila.js"))
         yield stack
 
@@ -183,7 +187,7 @@ def test_retrain_needs_the_token_then_activates_the_new_version(page, stack):
     page.locator(".ac-train-seed input").fill("7")
     page.locator(".ac-train-n input").fill("1000")
     page.locator(".ac-train").click()
-    expect(page.locator(".ac-models-message")).to_contain_text("the API needs its token: type it in the Token field")
+    expect(page.locator(".ac-models-message")).to_contain_text("the API needs its admin token: type it in the Token")
     page.locator(".ac-token input").fill(TOKEN)
     page.locator(".ac-train").click()
     expect(page.locator(".ac-train-status")).to_contain_text("is trained and active", timeout=90_000)
@@ -208,3 +212,18 @@ def test_api_down_is_said_in_words_inputs_kept_and_page_recovers(page, stack):
     expect(message).to_have_text("")
     expect(page.locator(".ac-result .ac-species")).to_have_text("Elephant")
     expect(page.locator(".ac-result .ac-version")).to_contain_text("Prediction #3")
+
+
+def test_with_the_data_service_stopped_a_new_page_still_shows_the_training_data(page, stack):
+    "The plot's points travel with the model version: the API serves them from the store, no data service needed."
+    stack.data_service.stop()
+    active = next(v for v in stack.api_get("/models") if v["active"])
+    sample = stack.api_get(f"/models/{active['id']}/sample")["columns"]
+    context = page.context.browser.new_context()  # another visitor, nothing cached
+    fresh = context.new_page()
+    fresh.set_default_timeout(30_000)
+    fresh.goto(stack.dashboard_url)
+    note = fresh.locator(".ac-plot-note")
+    expect(note).to_contain_text(f"Training data of model {active['id']}: {len(sample['label'])} of its")
+    assert "cannot be shown" not in note.inner_text()
+    context.close()

@@ -21,13 +21,16 @@ from sklearn.preprocessing import StandardScaler
 
 from animal_challenge import registry
 from animal_challenge.config import Settings
+from animal_challenge.process import free_port
 from animal_challenge.registry import (
     ARTIFACT,
     METADATA,
     POINTER,
+    SAMPLE,
     VERSION_ID,
     LocalModelStore,
     ModelStoreError,
+    UnknownVersion,
     new_version_id,
 )
 from animal_challenge.s3store import S3ModelStore, open_store, s3_client
@@ -54,13 +57,6 @@ ODD = ["fractions.Fraction"]  # a type outside skops' defaults, for the trusted-
 def pipe():
     "A small fitted scikit-learn pipeline on the five features."
     return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, Y)
-
-
-def free_port() -> int:
-    "A loopback TCP port nothing listens on."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def client_for(s3, timeout: float = 5.0, retries: int = 0):
@@ -122,6 +118,19 @@ def test_save_stores_an_inactive_version_with_its_whole_record(store, pipe):
     assert "active" not in stored  # the active flag lives in the pointer only
     assert store.get(v.id) == v
     assert store.list() == [v]
+
+
+def test_a_training_sample_travels_with_its_version_and_is_checked(store, pipe):
+    sample = X.assign(label=Y)
+    v = store.save(pipe, META, sample=sample)
+    assert (v.sample_size, store.get(v.id).sample_sha256) == (len(sample), v.sample_sha256)
+    assert store.sample(v.id).equals(sample.reset_index(drop=True))
+    flip_last_byte(store, f"versions/{v.id}/{SAMPLE}")
+    with pytest.raises(ModelStoreError, match="checksum mismatch for the training sample"):
+        store.sample(v.id)
+    without = store.save(pipe, META)
+    with pytest.raises(UnknownVersion, match="was saved without a training sample"):
+        store.sample(without.id)
 
 
 def test_list_is_newest_first(store, pipe):

@@ -52,7 +52,8 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
         out = read_until(proc, "press Ctrl-C to stop")
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 2
-        assert "training a first model" in out and "is active" in out
+        assert "the API trains a first model (job " in out and "is active" in out
+        assert "admin token" in out  # made for the run, printed with the URLs
         api = f"http://127.0.0.1:{ports['api']}"
         assert f"API           {api}" in out
         r = httpx.post(
@@ -66,6 +67,11 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
         page = httpx.get(dashboard + "/", timeout=120)
         assert page.status_code == 200 and "voila" in page.text.lower()
         children = psutil.Process(proc.pid).children(recursive=True)  # now with the page's kernel
+        token = next(line.split()[2] for line in out.splitlines() if line.strip().startswith("admin token"))
+        voila = [
+            c.environ() for c in children if "voila" in " ".join(c.cmdline()) or "ipykernel" in " ".join(c.cmdline())
+        ]
+        assert voila and all(token not in env.values() for env in voila)  # the dashboard and its kernels hold no token
     finally:
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=60)[0]

@@ -1,20 +1,18 @@
-"""Fixtures of the data service's tests: the real server (console script + uvicorn) on a free loopback port."""
+"""Fixtures of the data service's tests: the real server (console script + uvicorn) on a free loopback port, run by
+the main package's `animal_challenge.process` (this repository's test suite runs with both packages installed)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+from animal_challenge.process import ServerProcess, free_port  # the project's one way to run a server and wait for it
 
 
 def console_script() -> list[str]:
@@ -28,21 +26,14 @@ def console_script() -> list[str]:
     pytest.fail("the animal-data-service console script is not installed: pip install -e data-service")
 
 
-def free_port() -> int:
-    "A TCP port that was free a moment ago on 127.0.0.1."
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_server(
     args: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None
-) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run `animal-data-service run --port PORT [args]` until the block ends; yield its base URL and process.
+) -> Iterator[tuple[str, ServerProcess]]:
+    """Run `animal-data-service run --port PORT [args]` until the block ends; yield its base URL and server process.
 
-    Ready when `GET /api/v1/animals/schema` answers; stopped with SIGTERM (then SIGKILL).
-    """
+    Started, awaited (`GET /api/v1/animals/schema` answers) and stopped by the project's `ServerProcess`; its output
+    goes to `server.log`."""
     env = env or {}
     if "ANIMAL_DATA_SERVICE_PORT" in env:  # the port comes from the environment only
         port = int(env["ANIMAL_DATA_SERVICE_PORT"])
@@ -50,37 +41,9 @@ def running_server(
     else:
         port = port or free_port()
         command = [*console_script(), "run", "--port", str(port), *(args or [])]
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read().decode()}")
-            try:
-                if httpx.get(url + "/api/v1/animals/schema", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not answer within 30 s")
-            time.sleep(0.05)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        process.stderr.close()
+    url, log = f"http://127.0.0.1:{port}", Path(tempfile.mkdtemp()) / "server.log"
+    with ServerProcess("data service", command, url + "/api/v1/animals/schema", {**os.environ, **env}, log) as server:
+        yield url, server
 
 
 @pytest.fixture

@@ -91,10 +91,10 @@ def test_port_in_use_is_a_clear_error(serve):
 
 def test_sigterm_stops_the_server_gracefully(serve):
     "uvicorn finishes its shutdown, then re-raises the signal: the exit status says 'ended by SIGTERM'."
-    with serve() as (url, process):
-        process.terminate()
-        assert process.wait(timeout=10) == -signal.SIGTERM
-        log = process.stderr.read().decode()
+    with serve() as (url, server):
+        server.proc.terminate()
+        assert server.proc.wait(timeout=10) == -signal.SIGTERM
+        log = server.log.read_text()
     assert f"animal-data-service {__version__}: {url} (docs at /docs; at most 1000000 points per request" in log
     assert "Shutting down" in log and "Finished server process" in log
     assert "Traceback" not in log
