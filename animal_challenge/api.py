@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from litestar import Controller, Litestar, Request, Response, get, post
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
@@ -29,6 +30,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     SerializationException,
     ServiceUnavailableException,
+    TooManyRequestsException,
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -70,7 +72,7 @@ from .history import HistoryError, PredictionLog, UnknownPrediction
 from .model import TRUSTED_TYPES
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
 from .schema import OUTPUTS
-from .security import ADMIN
+from .security import ADMIN, CORS_HEADERS, guarded, rate_limit, too_deep, too_many
 from animal_challenge.serving import (
     ActiveModel,
     HistoryWriter,
@@ -179,6 +181,8 @@ def name_bad_fields(request: Request, exc: ClientException) -> Response:
         return create_exception_response(request, exc)
     try:
         model.model_validate(json.loads(body), strict=True)
+    except RecursionError as e:
+        return too_deep(request, e)
     except PydanticValidationError as e:
         extra = [{"key": ".".join(map(str, err["loc"])), "message": err["msg"]} for err in e.errors()]
         exc = ValidationException(f"Validation failed for {request.method} {request.url.path}", extra=extra)
@@ -187,7 +191,8 @@ def name_bad_fields(request: Request, exc: ClientException) -> Response:
     return create_exception_response(request, exc)
 
 
-EXCEPTION_HANDLERS = {ClientException: name_bad_fields} | dict.fromkeys(ERROR_STATUS, answer_error)
+EXCEPTION_HANDLERS = {ClientException: name_bad_fields, TooManyRequestsException: too_many, RecursionError: too_deep}
+EXCEPTION_HANDLERS |= dict.fromkeys(ERROR_STATUS, answer_error)
 
 # %% ../nbs/09b_api.ipynb #6b5edf3d
 def _first_model(state: State) -> None:
@@ -263,11 +268,15 @@ def create_app(
 ) -> Litestar:
     "The API as a Litestar app."
     docs = create_static_files_router("/docs/assets", [swagger_assets()], include_in_schema=False)
+    limits = [("predict", settings.rate_predict), ("batch", settings.rate_batch), ("feedback", settings.rate_feedback)]
+    origins = settings.cors_origin_list
     app = Litestar(
         [*(CONTROLLERS if routes is None else routes), docs],
         state=api_state(settings, **services),
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
+        middleware=[rate_limit(kind, per_minute).middleware for kind, per_minute in limits],
+        cors_config=CORSConfig(allow_origins=origins, allow_headers=CORS_HEADERS) if origins else None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         plugins=[PydanticPlugin(validate_strict=True)],  # Litestar validates leniently unless told
@@ -275,7 +284,7 @@ def create_app(
         request_max_body_size=batch_body_limit(settings.max_batch),
     )
     forbid_extra_fields(app)
-    return app
+    return guarded(app)
 
 # %% ../nbs/09b_api.ipynb #016b850b
 class ServiceController(Controller):
@@ -315,7 +324,13 @@ class PredictController(Controller):
 
     path, tags = "/predict", ["predictions"]
 
-    @post("/", status_code=200, request_max_body_size=POINT_BODY_LIMIT, raises=BODY_ERRORS, opt={"body": Point})
+    @post(
+        "/",
+        status_code=200,
+        request_max_body_size=POINT_BODY_LIMIT,
+        raises=BODY_ERRORS,
+        opt={"body": Point, "rate_limit": "predict"},
+    )
     async def predict(
         self, data: JSONBody[Point], active: NamedDependency[ActiveModel], writer: NamedDependency[HistoryWriter]
     ) -> Prediction:
@@ -326,7 +341,13 @@ class PredictController(Controller):
         pid = await writer.record(point, answer, version.id)
         return Prediction(*(answer[c] for c in OUTPUTS), pid, version.id)
 
-    @post("/batch", status_code=200, sync_to_thread=True, raises=BODY_ERRORS, opt={"body": BatchRequest})
+    @post(
+        "/batch",
+        status_code=200,
+        sync_to_thread=True,
+        raises=BODY_ERRORS,
+        opt={"body": BatchRequest, "rate_limit": "batch"},
+    )
     def batch(
         self,
         data: JSONBody[BatchRequest],
@@ -362,7 +383,7 @@ class PredictionController(Controller):
         status_code=200,
         sync_to_thread=True,
         raises=[ValidationException, NotFoundException],
-        opt={"body": FeedbackRequest},
+        opt={"body": FeedbackRequest, "rate_limit": "feedback"},
     )
     def feedback(
         self,

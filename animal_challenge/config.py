@@ -8,7 +8,7 @@ __all__ = ['ENV_PREFIX', 'DATA_SERVICE_PORT', 'API_PORT', 'DASHBOARD_PORT', 'S3_
 # %% ../nbs/01_config.ipynb #8df9118a
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # %% ../nbs/01_config.ipynb #176a1698
@@ -44,12 +44,42 @@ class Settings(BaseSettings):
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for the data service before giving up.")
     retries: int = Field(3, ge=0, le=10, description="Retries on connection errors and 5xx answers.")
     max_batch: int = Field(10_000, ge=1, description="Most points one batch prediction may hold.")
+    api_token_file: Path | None = Field(None, description="File holding the admin token (instead of API_TOKEN).")
+    cors_origins: str = Field("", description="Web origins allowed to call the API from a page, comma-separated.")
+    rate_predict: int = Field(1200, ge=1, description="Most /predict calls a minute from one address.")
+    rate_batch: int = Field(30, ge=1, description="Most /predict/batch calls a minute from one address.")
+    rate_feedback: int = Field(120, ge=1, description="Most feedback calls a minute from one address.")
+    history_max_rows: int | None = Field(1_000_000, ge=1, description="Predictions kept; older ones are deleted.")
+    history_max_age_days: float | None = Field(None, gt=0, description="Days a prediction is kept (unset: no limit).")
+    signing_key: SecretStr | None = Field(None, description="Key that seals stored models; others are refused.")
+    workers: int = Field(1, ge=1, le=64, description="Processes serving the API.")
 
-    @field_validator("data_dir", "db", "cache_dir", mode="before")
+    @field_validator("data_dir", "db", "cache_dir", "api_token_file", mode="before")
     @classmethod
     def _expand(cls, v: str | Path | None) -> Path | None:
         "`~` expanded; an empty string means not set."
         return None if v is None or v == "" else Path(v).expanduser()
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> "Settings":
+        "The admin token read from `api_token_file`, if one is named (not both: which would win is a guess)."
+        if self.api_token_file is None:
+            return self
+        if self.api_token is not None:
+            raise ValueError("set the admin token once: API_TOKEN or API_TOKEN_FILE, not both")
+        try:
+            token = self.api_token_file.read_text().strip()
+        except OSError as e:
+            raise ValueError(f"cannot read the admin token from {self.api_token_file}: {e.strerror or e}") from None
+        if not token:
+            raise ValueError(f"the admin token file {self.api_token_file} is empty")
+        self.api_token = SecretStr(token)
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        "The origins of `cors_origins`, one per comma."
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def store_location(self) -> str:
