@@ -63,7 +63,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 import animal_challenge
 from .config import Settings
-from .history import HistoryError, PredictionLog, UnknownPrediction
+from .history import FeedbackConflict, HistoryError, PredictionLog, UnknownPrediction, open_history
 from .model import TRUSTED_TYPES, AnimalModel
 from .registry import VERSION_ID, ModelStore, ModelStoreError, ModelVersion, open_store
 from .schema import FEATURES, LABELS, OUTPUTS, AnimalPoint
@@ -174,9 +174,11 @@ class StoredPrediction(msgspec.Struct):
 def stored_prediction(
     record: dict,  # a record from `PredictionLog`
 ) -> StoredPrediction:
-    "The history `record` as an API answer, its features gathered under `point`."
-    rest = {k: v for k, v in record.items() if k not in FEATURES}
-    return StoredPrediction(point={f: record[f] for f in FEATURES}, **rest)
+    "The history `record` as an API answer, its features gathered under `point`, its proposed label as `feedback`."
+    rest = {k: v for k, v in record.items() if k not in (*FEATURES, "client_id", "feedback", "replaced")}
+    proposal = record["feedback"] or {}
+    feedback = {"feedback": proposal.get("species"), "feedback_at": proposal.get("proposed_at")}
+    return StoredPrediction(point={f: record[f] for f in FEATURES}, **rest, **feedback)
 
 # %% ../nbs/08_api.ipynb #901b0561
 def points_table(
@@ -335,7 +337,7 @@ def _run(self: TrainingJobs, job_id: str) -> None:
     self._update(job_id, state=JobState.running, stage="starting")
     try:
         store = self.stores.get()
-        extra = self.log.corrected_points() if job.include_feedback else None
+        extra = self.log.accepted_points() if job.include_feedback else None
         version = self.trainer(
             seed=job.seed,
             n=job.n,
@@ -498,7 +500,7 @@ def list_predictions(
     species: Annotated[Label | None, QueryParameter(description="Only predictions with this label.")] = None,
 ) -> list[StoredPrediction]:
     "Stored predictions, newest first, a page at a time."
-    records = state.log.recent(limit, offset, species)
+    records = state.log.recent(limit, offset, species, everyone=True)  # no client identity yet: everyone's
     return [stored_prediction(r) for r in records]
 
 
@@ -506,18 +508,20 @@ def list_predictions(
     "/predictions/{prediction_id:int}/feedback",
     status_code=200,
     sync_to_thread=True,
-    raises=[ValidationException, NotFoundException],
+    raises=[ValidationException, NotFoundException, ClientException],
     opt={"body": Feedback},
     tags=["predictions"],
 )
 def give_feedback(
     prediction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)], data: JSONBody[Feedback], state: State
 ) -> StoredPrediction:
-    "Record the true species (or `outlier`) of a stored prediction; retraining can add these points."
+    "Propose the true species (or `outlier`) of a stored prediction; retraining adds it once the admin accepts it."
     try:
-        return stored_prediction(state.log.add_feedback(prediction_id, data.species))
+        return stored_prediction(state.log.propose_feedback(prediction_id, data.species, admin=True))
     except UnknownPrediction:
         raise NotFoundException(f"no stored prediction {prediction_id}") from None
+    except FeedbackConflict as e:
+        raise ClientException(str(e), status_code=409) from None
 
 # %% ../nbs/08_api.ipynb #5745b127
 CHECK_TIMEOUT = 3.0  # seconds each outside service gets to answer a readiness check
@@ -758,7 +762,7 @@ def _shutdown(app: Litestar) -> None:
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
     store: ModelStore | None = None,  # the model store (default: opened from `settings.store_location`)
-    log: PredictionLog | None = None,  # the history (default: `settings.db_path`)
+    log: PredictionLog | None = None,  # the history (default: `settings.db_location`)
     model_loader: Callable[[ModelStore], tuple[Any, ModelVersion]] = load_active,  # loads the model served at start
     trainer: Trainer = train_and_store,  # what training jobs call
     train_if_empty: bool = False,  # train a first model when the store holds none
@@ -767,7 +771,7 @@ def create_app(
     "The API as a Litestar app."
     stores = StoreHandle(settings.store_location, settings, store, trusted)
     owns_log = log is None
-    log = log or PredictionLog(settings.db_path)
+    log = log or open_history(settings.db_location)
     active = ActiveModel()
     state = State(
         {

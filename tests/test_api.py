@@ -20,7 +20,7 @@ from servers import BIN, CHROMIUM, data_service, free_port, launch_chromium, run
 
 from animal_challenge.api import TrainRequest, create_app
 from animal_challenge.config import Settings
-from animal_challenge.history import HistoryError, PredictionLog
+from animal_challenge.history import HistoryError, SQLitePredictionLog, open_history
 from animal_challenge.model import TRUSTED_TYPES, AnimalModel, train_model
 from animal_challenge.registry import LocalModelStore, ModelStore, ModelVersion, open_store
 from animal_challenge.schema import OUTLIER, validate_points
@@ -251,7 +251,7 @@ def test_an_empty_batch_is_refused(client):
 
 
 def test_a_history_that_cannot_be_written_gives_503_not_an_unlogged_answer(tmp_path, store):
-    class BrokenLog(PredictionLog):
+    class BrokenLog(SQLitePredictionLog):
         def record(self, *args, **kwargs):
             raise HistoryError("disk full")
 
@@ -293,6 +293,8 @@ def test_feedback_is_stored_and_checked(client):
     bad = client.post(f"/predictions/{pid}/feedback", json={"species": "unicorn"})
     assert bad.status_code == 400 and keys(bad) == ["species"]
     assert keys(client.post(f"/predictions/{pid}/feedback", json={"label": "dog"})) == ["species", "label"]
+    client.app.state.log.review_feedback(pid, accept=False)  # reviewed: final
+    assert client.post(f"/predictions/{pid}/feedback", json={"species": "dog"}).status_code == 409
 
 
 # --- models
@@ -360,6 +362,7 @@ def test_training_runs_as_a_job_and_swaps_in_the_new_model(tmp_path, store, serv
     with TestClient(app_for(tmp_path, store, data_service_url=service_url)) as client:
         pid = client.post("/predict", json=KANGAROO).json()["id"]
         client.post(f"/predictions/{pid}/feedback", json={"species": "kangaroo"})
+        client.app.state.log.review_feedback(pid, accept=True)  # a proposal trains once the admin accepts it
         assert client.post("/models/train", json={"seed": 3, "n": 500}).status_code == 401
         r = client.post("/models/train", json={"seed": 3, "n": 2000, "include_feedback": True}, headers=AUTH)
         assert r.status_code == 202
@@ -522,6 +525,8 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
             batch = http.post("/predict/batch", json={"points": [DOG, CHICKEN, SPIDER]}).json()
             assert [p["species"] for p in batch["predictions"]] == ["dog", "chicken", "outlier"]
             assert http.post(f"/predictions/{answer['id']}/feedback", json={"species": "kangaroo"}).status_code == 200
+            with open_history(tmp_path / "history.sqlite") as history:  # the admin accepts it, from another process
+                history.review_feedback(answer["id"], accept=True)
 
             job = http.post("/models/train", json={"seed": 9, "n": 3000, "include_feedback": True}, headers=AUTH)
             assert job.status_code == 202
