@@ -387,11 +387,11 @@ class SQLitePredictionLog(PredictionLog):
 
     def _start_checkpoints(self) -> None:
         "Start the thread that moves the WAL into the database file every `checkpoint_every` seconds."
-        self._stop = threading.Event()
+        self._stop, self._checkpointing = threading.Event(), threading.Lock()  # one checkpoint at a time
 
         def run() -> None:
             while not self._stop.wait(self.checkpoint_every):
-                with suppress(sqlite3.Error):  # busy or closing: the next round catches up
+                with self._checkpointing, suppress(sqlite3.Error):  # busy or closing: the next round catches up
                     self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never blocks readers or writers
 
         self._checkpoints = threading.Thread(target=run, name=f"checkpoint {self.path.name}", daemon=True)
@@ -452,7 +452,8 @@ class SQLitePredictionLog(PredictionLog):
 
     def _after_prune(self) -> None:
         "Copy the WAL into the database and truncate it to nothing, so that the files shrink back."
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._checkpointing:  # a checkpoint running at the same time would make this one give up
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         "Stop the checkpoints and close every thread's connection."
