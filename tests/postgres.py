@@ -42,7 +42,11 @@ class PostgresServer:
         if self.as_user:
             pw = pwd.getpwnam(self.as_user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._run("initdb", "-D", self.dir / "data", "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8")
+        try:
+            self._run("initdb", "-D", self.dir / "data", "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def _as_user(self) -> dict:
         "subprocess arguments that run a command as the server's user (empty when not root)."
