@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['DEPENDENCIES', 'ERROR_STATUS', 'EXCEPTION_HANDLERS', 'BODY_ERRORS', 'CONTROLLERS', 'api_state', 'provide_store',
            'answer_error', 'name_bad_fields', 'lifespan', 'swagger_assets', 'openapi_config', 'forbid_extra_fields',
-           'create_app', 'ServiceController', 'PredictController', 'PredictionController', 'ModelController', 'serve']
+           'create_app', 'ServiceController', 'PredictController', 'visible_to', 'PredictionController',
+           'FeedbackController', 'ModelController', 'serve']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
@@ -15,7 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from litestar import Controller, Litestar, Request, Response, get, post
@@ -61,6 +62,7 @@ from animal_challenge.contract import (
     Point,
     Prediction,
     Readiness,
+    Review,
     StoredPrediction,
     TrainingJob,
     TrainingSample,
@@ -68,11 +70,30 @@ from animal_challenge.contract import (
     batch_body_limit,
     stored_prediction,
 )
-from .history import HistoryError, PredictionLog, UnknownPrediction
+from animal_challenge.history import (
+    FeedbackConflict,
+    HistoryError,
+    NotYourPrediction,
+    PredictionLog,
+    UnknownJob,
+    UnknownPrediction,
+    open_history,
+)
 from .model import TRUSTED_TYPES
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
 from .schema import OUTPUTS
-from .security import ADMIN, CORS_HEADERS, guarded, rate_limit, too_deep, too_many
+from animal_challenge.security import (
+    ADMIN,
+    CLIENT_HEADER,
+    CORS_HEADERS,
+    Caller,
+    caller,
+    guarded,
+    rate_limit,
+    require_admin,
+    too_deep,
+    too_many,
+)
 from animal_challenge.serving import (
     ActiveModel,
     HistoryWriter,
@@ -80,11 +101,11 @@ from animal_challenge.serving import (
     ModelFollower,
     NotStored,
     Probe,
+    Retention,
     StoreHandle,
     Trainer,
     TrainingJobs,
     Unavailable,
-    UnknownJob,
     classify,
     data_service_answers,
 )
@@ -94,7 +115,7 @@ from .training import train_and_store
 def api_state(
     settings: Settings,  # ports, paths, token, batch limit
     store: ModelStore | None = None,  # the model store (default: opened from `settings.store_location`)
-    log: PredictionLog | None = None,  # the history (default: `settings.db_path`)
+    log: PredictionLog | None = None,  # the history (default: `settings.db_location`)
     loader: Loader = lambda store, version_id: store.load(version_id),  # how a model version is loaded
     trainer: Trainer = train_and_store,  # what training jobs call
     train_if_empty: bool = False,  # train a first model when the store holds none
@@ -103,7 +124,7 @@ def api_state(
     "The services an API process runs, as the app's state."
     stores = StoreHandle(settings.store_location, settings, store, trusted)
     owns_log = log is None
-    log = log or PredictionLog(settings.db_path)
+    log = log or open_history(settings.db_location)
     active = ActiveModel()
     state = State(
         {
@@ -115,6 +136,7 @@ def api_state(
             "active": active,
             "follower": ModelFollower(stores, active, loader),
             "jobs": TrainingJobs(settings, stores, log, active, trainer),
+            "retention": Retention(log, settings),
             "train_if_empty": train_if_empty,
         }
     )
@@ -142,6 +164,7 @@ def provide_store(state: State) -> ModelStore:
 
 DEPENDENCIES = {name: _service(name) for name in ("settings", "log", "writer", "active", "jobs", "probes")}
 DEPENDENCIES["store"] = Provide(provide_store, sync_to_thread=True)
+DEPENDENCIES["caller"] = Provide(caller, sync_to_thread=False)  # the client id and whether it is the admin
 
 # %% ../nbs/09b_api.ipynb #cb7693f3
 ERROR_STATUS: dict[type[Exception], int] = {
@@ -151,6 +174,8 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnknownVersion: 404,  # no such model version
     ModelStoreError: 409,  # a version that exists but must not be served
     UnknownPrediction: 404,  # no such stored prediction
+    NotYourPrediction: 403,  # another client's prediction
+    FeedbackConflict: 409,  # a correction that would overwrite another's, or one already reviewed
     UnknownJob: 404,  # no such training job
 }
 
@@ -217,10 +242,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state = app.state
     state.follower.start()
     _first_model(state)
+    state.jobs.start()
+    state.retention.start()
     gc.freeze()
     try:
         yield
     finally:
+        state.retention.stop()
+        state.jobs.stop()
         state.follower.stop()
         if state.owns_log:
             state.log.close()
@@ -332,13 +361,17 @@ class PredictController(Controller):
         opt={"body": Point, "rate_limit": "predict"},
     )
     async def predict(
-        self, data: JSONBody[Point], active: NamedDependency[ActiveModel], writer: NamedDependency[HistoryWriter]
+        self,
+        data: JSONBody[Point],
+        active: NamedDependency[ActiveModel],
+        writer: NamedDependency[HistoryWriter],
+        caller: NamedDependency[Caller],
     ) -> Prediction:
         "Classify one point: a species with probabilities, interval and conformal set, or `outlier` with reasons."
         model, version = active.require()
         point = vars(data)
         answer = model.predict_one(point)
-        pid = await writer.record(point, answer, version.id)
+        pid = await writer.record(point, answer, version.id, caller.client_id)
         return Prediction(*(answer[c] for c in OUTPUTS), pid, version.id)
 
     @post(
@@ -354,35 +387,58 @@ class PredictController(Controller):
         active: NamedDependency[ActiveModel],
         log: NamedDependency[PredictionLog],
         settings: NamedDependency[Settings],
+        caller: NamedDependency[Caller],
     ) -> BatchPrediction:
         "Classify up to `max_batch` points (10 000 by default) in one call; answers in the order of the points."
         if len(data.points) > settings.max_batch:
             message = f"a batch holds at most {settings.max_batch} points, this one has {len(data.points)}: split it"
             raise ValidationException(message, extra=[{"key": "points", "message": message}])
-        return classify(active, log, data.points)
+        return classify(active, log, data.points, caller.client_id)
+
+# %% ../nbs/09b_api.ipynb #24228ef3
+def visible_to(
+    caller: Caller,  # who asks
+    client: str | None,  # the client whose predictions the admin asks for (None: everyone's)
+) -> tuple[str | None, bool]:
+    "The `client_id` and `everyone` arguments of `PredictionLog.recent` for `caller`; a 401 or 403 if it may see none."
+    if caller.admin:
+        return client, client is None
+    if caller.client_id is None:
+        raise NotAuthorizedException(
+            f"say who you are: send {CLIENT_HEADER} (your predictions) or the admin token (everyone's)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if client not in (None, caller.client_id):
+        raise PermissionDeniedException("only the admin may read another client's predictions")
+    return caller.client_id, False
 
 # %% ../nbs/09b_api.ipynb #e524681b
 class PredictionController(Controller):
-    "The stored predictions and the feedback on them."
+    "The stored predictions, each client seeing its own, and the corrections proposed for them."
 
     path, tags = "/predictions", ["predictions"]
 
-    @get("/", sync_to_thread=True, raises=[ValidationException])
+    @get("/", sync_to_thread=True, raises=[ValidationException, NotAuthorizedException, PermissionDeniedException])
     def history(
         self,
         log: NamedDependency[PredictionLog],
+        caller: NamedDependency[Caller],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Most predictions to return.")] = PAGE_SIZE,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="Predictions to skip (newest first).")] = 0,
         species: Annotated[Label | None, QueryParameter(description="Only predictions with this label.")] = None,
+        client: Annotated[
+            str | None, QueryParameter(description="The admin only: one client's predictions (default: everyone's).")
+        ] = None,
     ) -> list[StoredPrediction]:
-        "Stored predictions, newest first, a page at a time."
-        return [stored_prediction(r) for r in log.recent(limit, offset, species)]
+        "The caller's stored predictions (the admin's: everyone's, or one `client`'s), newest first, a page at a time."
+        client_id, everyone = visible_to(caller, client)
+        return [stored_prediction(r) for r in log.recent(limit, offset, species, client_id, everyone)]
 
     @post(
         "/{prediction_id:int}/feedback",
         status_code=200,
         sync_to_thread=True,
-        raises=[ValidationException, NotFoundException],
+        raises=[ValidationException, NotFoundException, PermissionDeniedException],
         opt={"body": FeedbackRequest, "rate_limit": "feedback"},
     )
     def feedback(
@@ -390,9 +446,46 @@ class PredictionController(Controller):
         prediction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
         data: JSONBody[FeedbackRequest],
         log: NamedDependency[PredictionLog],
+        caller: NamedDependency[Caller],
     ) -> StoredPrediction:
-        "Record the true species (or `outlier`) of a stored prediction; retraining can add these points."
-        return stored_prediction(log.add_feedback(prediction_id, data.species))
+        "Propose the true species (or `outlier`) of one of your predictions; training uses it once the admin accepts."
+        record = log.propose_feedback(prediction_id, data.species, caller.client_id, caller.admin)
+        return stored_prediction(record)
+
+# %% ../nbs/09b_api.ipynb #e8194918
+class FeedbackController(Controller):
+    "The admin's review of the corrections users proposed."
+
+    path, tags, guards, security = "/feedback", ["feedback"], [require_admin], [{"bearer": []}]
+
+    @get("/", sync_to_thread=True, raises=[NotAuthorizedException, PermissionDeniedException])
+    def proposals(
+        self,
+        log: NamedDependency[PredictionLog],
+        status: Annotated[
+            Literal["proposed", "accepted", "rejected"], QueryParameter(description="Which proposals.")
+        ] = "proposed",
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Most to return.")] = PAGE_SIZE,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="How many to skip.")] = 0,
+    ) -> list[StoredPrediction]:
+        "The predictions whose correction has this `status`, oldest proposal first."
+        return [stored_prediction(r) for r in log.feedback_proposals(status, limit, offset)]
+
+    @post(
+        "/{prediction_id:int}/review",
+        status_code=200,
+        sync_to_thread=True,
+        raises=[ValidationException, NotFoundException, NotAuthorizedException, PermissionDeniedException],
+        opt={"body": Review},
+    )
+    def review(
+        self,
+        prediction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        data: JSONBody[Review],
+        log: NamedDependency[PredictionLog],
+    ) -> StoredPrediction:
+        "Accept (training may use it) or reject the correction proposed for a prediction."
+        return stored_prediction(log.review_feedback(prediction_id, data.accept))
 
 # %% ../nbs/09b_api.ipynb #1b66779a
 class ModelController(Controller):
@@ -463,7 +556,13 @@ class ModelController(Controller):
         return jobs.get(job_id)
 
 # %% ../nbs/09b_api.ipynb #1ec03ad7
-CONTROLLERS = [ServiceController, PredictController, PredictionController, ModelController]  # what `create_app` serves
+CONTROLLERS = [
+    ServiceController,
+    PredictController,
+    PredictionController,
+    FeedbackController,
+    ModelController,
+]  # what `create_app` serves
 
 # %% ../nbs/09b_api.ipynb #8d10842d
 def serve(

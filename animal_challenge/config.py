@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     store: str | None = Field(
         None, description="Model store: a folder or s3://bucket/prefix (default DATA_DIR/models)."
     )
-    db: Path | None = Field(None, description="SQLite file of predictions (default DATA_DIR/history.sqlite).")
+    db: str | None = Field(
+        None,
+        description="Prediction history: a SQLite file or postgresql://user:pass@host:port/db"
+        " (default DATA_DIR/history.sqlite).",
+    )
     cache_dir: Path | None = Field(None, description="Cache of fetched points (default: no cache).")
     s3_endpoint: str = Field(f"127.0.0.1:{S3_PORT}", description="host:port of the S3 server (MinIO).")
     s3_access_key: str = Field("minioadmin", description="S3 access key.")
@@ -53,12 +57,21 @@ class Settings(BaseSettings):
     history_max_age_days: float | None = Field(None, gt=0, description="Days a prediction is kept (unset: no limit).")
     signing_key: SecretStr | None = Field(None, description="Key that seals stored models; others are refused.")
     workers: int = Field(1, ge=1, le=64, description="Processes serving the API.")
+    job_lease: float = Field(30.0, gt=0, description="Seconds a training job stays claimed without a sign of life.")
 
-    @field_validator("data_dir", "db", "cache_dir", "api_token_file", mode="before")
+    @field_validator("data_dir", "cache_dir", "api_token_file", mode="before")
     @classmethod
     def _expand(cls, v: str | Path | None) -> Path | None:
         "`~` expanded; an empty string means not set."
         return None if v is None or v == "" else Path(v).expanduser()
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _expand_db(cls, v: str | Path | None) -> str | None:
+        "A file path with `~` expanded, a `postgresql://` URL as given; an empty string means not set."
+        if v is None or v == "":
+            return None
+        return str(v) if str(v).startswith(("postgresql://", "postgres://")) else str(Path(v).expanduser())
 
     @model_validator(mode="after")
     def _token_from_file(self) -> "Settings":
@@ -87,9 +100,9 @@ class Settings(BaseSettings):
         return self.store or str(self.data_dir / "models")
 
     @property
-    def db_path(self) -> Path:
-        "The SQLite file of the prediction history."
-        return self.db or self.data_dir / "history.sqlite"
+    def db_location(self) -> str:
+        "The history to open: `db` (a SQLite file or a PostgreSQL URL), or `history.sqlite` in the data folder."
+        return self.db or str(self.data_dir / "history.sqlite")
 
 # %% ../nbs/01_config.ipynb #4c1349f2
 def get_settings(

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'STRICT_BODIES', 'POINT_BODY_LIMIT',
            'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'whole_number', 'Point', 'record_type', 'BatchRequest',
-           'FeedbackRequest', 'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'StoredPrediction',
-           'stored_prediction', 'JobState', 'TrainingJob', 'TrainingSample', 'Readiness', 'ApiError', 'explain_refusal',
-           'unreachable', 'ApiClient']
+           'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'Proposal',
+           'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob', 'training_job', 'TrainingSample',
+           'Readiness', 'ApiError', 'explain_refusal', 'unreachable', 'ApiClient']
 
 # %% ../nbs/08_contract.ipynb #47598eb4
 import functools
@@ -76,6 +76,13 @@ class FeedbackRequest(BaseModel):
     species: Label = Field(description="The true species, or `outlier` for an animal that is none of them.")
 
 
+class Review(BaseModel):
+    "The admin's verdict on a proposed correction."
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    accept: bool = Field(description="True: the correction is right and training may use it; False: rejected.")
+
+
 MAX_SEED = 2**32 - 1  # the data service's seeds are 32-bit (its random stream is MT19937)
 TRAIN_SIZES = (100, 1_000_000)  # fewest and most points a training job fetches
 
@@ -86,14 +93,23 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the data service's random stream.")
     n: int = Field(10_000, ge=TRAIN_SIZES[0], le=TRAIN_SIZES[1], description="Number of points to fetch.")
-    include_feedback: bool = Field(False, description="Add the points users corrected through feedback.")
-    activate: bool = Field(True, description="Serve the new version as soon as it is trained.")
+    include_feedback: bool = Field(False, description="Add the corrections the admin accepted.")
+    activate: bool = Field(
+        True, description="Serve the new version once trained, if it passes the promotion gate (see the docs)."
+    )
 
     _whole = field_validator("seed", "n", mode="before")(whole_number)
 
 
 FIRST_MODEL = TrainRequest()  # the model a fresh installation trains: seed 42, 10 000 points
-STRICT_BODIES = (Point, PointRecord, BatchRequest, FeedbackRequest, TrainRequest)  # bodies with `extra="forbid"`
+STRICT_BODIES = (
+    Point,
+    PointRecord,
+    BatchRequest,
+    FeedbackRequest,
+    Review,
+    TrainRequest,
+)  # bodies with `extra="forbid"`
 
 # %% ../nbs/08_contract.ipynb #0dbdebdb
 POINT_BODY_LIMIT = 16 * 1024  # bytes a single point's request may take
@@ -123,21 +139,32 @@ class BatchPrediction(msgspec.Struct):
     predictions: list[Prediction]
 
 
+class Proposal(msgspec.Struct):
+    "A user's correction of a stored prediction, and what the admin made of it (only accepted ones train)."
+
+    species: Annotated[str, msgspec.Meta(description="The label proposed: a species or `outlier`.")]
+    status: Annotated[str, msgspec.Meta(description="`proposed`, then `accepted` or `rejected` by the admin.")]
+    client_id: Annotated[str | None, msgspec.Meta(description="Who proposed it (none: the admin, or from before ids).")]
+    proposed_at: Annotated[str, msgspec.Meta(description="When (ISO 8601, UTC).")]
+    reviewed_at: Annotated[str | None, msgspec.Meta(description="When the admin decided.")] = None
+
+
 class StoredPrediction(Prediction):
-    "A prediction from the history, with its point and the user's correction."
+    "A prediction from the history, with its point, who sent it and the correction proposed for it."
 
     created_at: Annotated[str, msgspec.Meta(description="When it was made (ISO 8601, UTC).")]
     point: Annotated[dict[str, Any], msgspec.Meta(description="The point that was classified.")]
-    feedback: Annotated[str | None, msgspec.Meta(description="The true label a user gave, if any.")] = None
-    feedback_at: Annotated[str | None, msgspec.Meta(description="When it was given.")] = None
+    client_id: Annotated[str | None, msgspec.Meta(description="The client that sent it (X-Client-Id).")] = None
+    feedback: Annotated[Proposal | None, msgspec.Meta(description="The correction proposed, if any.")] = None
 
 # %% ../nbs/08_contract.ipynb #47a81af0
 def stored_prediction(
     record: dict,  # a record from the history (`PredictionLog`)
 ) -> StoredPrediction:
     "The history `record` as an API answer, its features gathered under `point`."
-    rest = {k: v for k, v in record.items() if k not in FEATURES}
-    return StoredPrediction(point={f: record[f] for f in FEATURES}, **rest)
+    rest = {k: v for k, v in record.items() if k not in (*FEATURES, "feedback", "replaced")}
+    feedback = Proposal(**record["feedback"]) if record.get("feedback") else None
+    return StoredPrediction(point={f: record[f] for f in FEATURES}, feedback=feedback, **rest)
 
 # %% ../nbs/08_contract.ipynb #c83379f5
 class JobState(StrEnum):
@@ -145,7 +172,8 @@ class JobState(StrEnum):
 
     queued = "queued"
     running = "running"
-    succeeded = "succeeded"
+    succeeded = "succeeded"  # trained, stored and, if asked, activated
+    trained = "trained"  # trained and stored, not activated (not asked to, or the promotion gate refused it)
     failed = "failed"
 
 
@@ -163,7 +191,20 @@ class TrainingJob(msgspec.Struct, frozen=True):
     progress: Annotated[float, msgspec.Meta(description="Fraction of the work done, 0 to 1.")] = 0.0
     version_id: Annotated[str | None, msgspec.Meta(description="The trained version, once saved.")] = None
     error: Annotated[str | None, msgspec.Meta(description="Why it failed.")] = None
+    started_at: str | None = None
     finished_at: str | None = None
+    result: Annotated[
+        dict[str, Any] | None, msgspec.Meta(description="What decided activation: the promotion gate's figures.")
+    ] = None
+
+
+def training_job(
+    record: dict,  # a job as the history's `JobLog` keeps it
+) -> TrainingJob:
+    "The job `record` as an API answer, its request's fields at the top."
+    fields = ("id", "state", "created_at", "stage", "progress", "version_id", "error", "started_at", "finished_at")
+    request = {k: record["request"][k] for k in ("seed", "n", "include_feedback", "activate")}
+    return TrainingJob(**{k: record[k] for k in fields}, **request, result=record.get("result"))
 
 
 class TrainingSample(msgspec.Struct):

@@ -203,14 +203,14 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     import msgspec
 
     from animal_challenge.contract import BatchPrediction, BatchRequest, Prediction
-    from animal_challenge.history import PredictionLog, answer_rows
+    from animal_challenge.history import answer_columns, open_history
     from animal_challenge.model import TRUSTED_TYPES
     from animal_challenge.registry import LocalModelStore
     from animal_challenge.schema import OUTPUTS
     from animal_challenge.serving import answers_for, points_table
 
     model, version = LocalModelStore(Path(folder) / "models", trusted=TRUSTED_TYPES).load()
-    log = PredictionLog(Path(folder) / "stages.sqlite")
+    log = open_history(Path(folder) / "stages.sqlite")
     raw = msgspec.json.encode({"points": points})
 
     def median_ms(f) -> tuple[float, object]:
@@ -227,14 +227,14 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     stages["points → DataFrame"], table = median_ms(lambda: points_table(req.points))
     stages["model.predict_columns"], _ = median_ms(lambda: model.predict_columns(table))
     answers = answers_for(model, req.points)
-    stages["history rows"], _ = median_ms(lambda: answer_rows(req.points, answers, version.id, "now"))
+    stages["history columns"], _ = median_ms(lambda: answer_columns(req.points, answers))
     stages["history insert (incl. rows)"], ids = median_ms(lambda: log.record(req.points, answers, version.id))
     columns = [answers[c] for c in OUTPUTS]
     stages["answer structs"], structs = median_ms(
         lambda: list(map(Prediction, *columns, ids, itertools.repeat(version.id, len(ids))))
     )
     stages["JSON encode"], _ = median_ms(lambda: msgspec.json.encode(BatchPrediction(version.id, structs)))
-    total = sum(v for k, v in stages.items() if k != "history rows")
+    total = sum(v for k, v in stages.items() if k != "history columns")
     print(f"\n# one batch of {len(points)} points, stage by stage (in-process, median of 5)")
     for name, ms in stages.items():
         print(f"  {name:28s} {ms:7.1f} ms")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 from moto.server import ThreadedMotoServer
+from postgres import postgres_bin, postgres_url  # noqa: F401  (session fixtures: a real PostgreSQL server)
 
 
 @dataclass(frozen=True)
