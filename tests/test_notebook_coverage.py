@@ -66,16 +66,18 @@ def tiny_project(root: Path, *core_cells: str) -> Path:
         nb = nbformat.v4.new_notebook()
         nb.cells = cells
         nbformat.write(nb, root / "nbs" / f"{name}.ipynb")
-    subprocess.run([BIN / "nbdev_export"], cwd=root, check=True, capture_output=True, timeout=120)
+    subprocess.run([BIN / "nbdev_export"], cwd=root, env=unmeasured(), check=True, capture_output=True, timeout=120)
     return root
 
 
+def unmeasured() -> dict[str, str]:
+    "The environment without pytest-cov's variables: these processes measure `tinylib` or nothing, not this package."
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+
+
 def run_notebooks(root: Path) -> subprocess.CompletedProcess:
-    # Without pytest-cov's variables: the script's processes measure `tinylib` only, not this suite's package.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    return subprocess.run(
-        [sys.executable, RUNNER, "--n_workers", "2"], cwd=root, env=env, capture_output=True, text=True, timeout=300
-    )
+    cmd = [sys.executable, RUNNER, "--n_workers", "2"]
+    return subprocess.run(cmd, cwd=root, env=unmeasured(), capture_output=True, text=True, timeout=300)
 
 
 def line_of(path: Path, text: str) -> int:

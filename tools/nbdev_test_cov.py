@@ -171,6 +171,8 @@ class MeasuredShell(CaptureShell):
 
 # The processes that run the notebooks import this file again as `__mp_main__` when they are spawned rather than
 # forked, so the replacement is made at import, not under `if __name__ == "__main__"`.
+if "CaptureShell" not in nbdev.test.test_nb.__code__.co_names:  # else the notebooks would run unmeasured
+    sys.exit("nbdev_test_cov: this nbdev's test_nb no longer makes its shell from nbdev.test.CaptureShell")
 nbdev.test.CaptureShell = MeasuredShell
 
 

@@ -19,7 +19,7 @@ $B/python tools/nbdev_test_cov.py --data-file .coverage-notebooks --n_workers 2 
 step "pytest with coverage of animal_challenge"
 $B/python -m pytest --cov --cov-report=
 step "coverage of animal_challenge by the notebooks and pytest together (floor ${COVERAGE_FLOOR}%)"
-echo "notebooks alone: $($B/coverage report --data-file=.coverage-notebooks --format=total)%," \
-  "pytest alone: $($B/coverage report --format=total)%"
+echo "notebooks alone: $($B/coverage report --data-file=.coverage-notebooks --format=total --precision=1)%," \
+  "pytest alone: $($B/coverage report --format=total --precision=1)%"
 $B/coverage combine --append --keep .coverage-notebooks
 $B/coverage report --show-missing --skip-covered --fail-under="$COVERAGE_FLOOR"
