@@ -35,4 +35,4 @@ docs: $(STAMP)  ## the documentation site in _docs/ (nbdev_docs where Quarto is 
 	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else $(BIN)/python tools/build_docs.py; fi
 
 clean:
-	rm -rf $(VENV) _proc _docs .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) _proc _docs .pytest_cache .ruff_cache .coverage .coverage-notebooks
