@@ -49,6 +49,7 @@ from pydantic import ValidationError as PydanticValidationError
 import animal_challenge
 from .config import Settings
 from animal_challenge.contract import (
+    CLIENT_HEADER,
     FIRST_MODEL,
     MAX_ID,
     MAX_PAGE,
@@ -84,7 +85,6 @@ from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailabl
 from .schema import OUTPUTS
 from animal_challenge.security import (
     ADMIN,
-    CLIENT_HEADER,
     CORS_HEADERS,
     Caller,
     caller,

@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'STRICT_BODIES', 'POINT_BODY_LIMIT',
-           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'whole_number', 'Point', 'record_type', 'BatchRequest',
-           'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'Proposal',
-           'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob', 'training_job', 'TrainingSample',
-           'Readiness', 'ApiError', 'explain_refusal', 'unreachable', 'ApiClient']
+           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'whole_number', 'Point',
+           'record_type', 'BatchRequest', 'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction',
+           'BatchPrediction', 'Proposal', 'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob',
+           'training_job', 'TrainingSample', 'Readiness', 'ApiError', 'explain_refusal', 'unreachable', 'ApiClient']
 
 # %% ../nbs/08_contract.ipynb #47598eb4
 import functools
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -116,6 +117,8 @@ POINT_BODY_LIMIT = 16 * 1024  # bytes a single point's request may take
 BYTES_PER_POINT = 512  # room for one point in a batch body, whitespace included
 MAX_ID = 10**15  # largest prediction id or offset accepted (exact as a JSON number, fits SQLite's integer)
 PAGE_SIZE, MAX_PAGE = 50, 1000  # predictions per page of the history: by default, at most
+CLIENT_HEADER = "X-Client-Id"  # the header a client names itself with
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what a client id looks like: long enough not to be guessed
 
 
 def batch_body_limit(
@@ -296,8 +299,9 @@ class ApiClient:
         token: str | None = None,  # admin bearer token, for training and activating (None: not an admin)
         timeout: float = 10.0,  # seconds to wait for an answer
         http: httpx.Client | None = None,  # a ready client, e.g. Litestar's `TestClient` (tests)
+        client_id: str | None = None,  # this client's id (`X-Client-Id`): what it sends is recorded under it
     ):
-        self.base_url, self.token = base_url.rstrip("/"), token
+        self.base_url, self.token, self.client_id = base_url.rstrip("/"), token, client_id
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
 
     @classmethod
@@ -317,6 +321,8 @@ class ApiClient:
         "The answer of `method path` as `answer`, or an `ApiError` that says in words what went wrong."
         token = token or self.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.client_id:
+            headers[CLIENT_HEADER] = self.client_id
         try:
             r = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as e:
@@ -358,10 +364,13 @@ def predictions(
     limit: int = PAGE_SIZE,  # most predictions to return (at most `MAX_PAGE`)
     offset: int = 0,  # how many of the newest to skip
     species: str | None = None,  # only this label (None: all)
+    token: str | None = None,  # the admin's token: everyone's predictions (default: this client's own)
+    client: str | None = None,  # with the token: only this client's
 ) -> list[StoredPrediction]:
-    "Stored predictions, newest first."
+    "This client's stored predictions (the admin's: everyone's), newest first."
     params = {"limit": limit, "offset": offset} | ({"species": species} if species else {})
-    return self.call("GET", "/predictions", "list past predictions", list[StoredPrediction], params=params)
+    params |= {"client": client} if client else {}
+    return self.call("GET", "/predictions", "list past predictions", list[StoredPrediction], token, params=params)
 
 
 @patch
@@ -369,6 +378,20 @@ def feedback(self: ApiClient, prediction_id: int, species: str) -> StoredPredict
     "Record that prediction `prediction_id` really is `species` (or `outlier`); the updated stored prediction."
     path, body = f"/predictions/{prediction_id}/feedback", {"species": species}
     return self.call("POST", path, "record the correction", StoredPrediction, json=body)
+
+
+@patch
+def proposals(self: ApiClient, status: str = "proposed", token: str | None = None) -> list[StoredPrediction]:
+    "The predictions whose correction has this `status` (admin)."
+    params = {"status": status, "limit": MAX_PAGE}
+    return self.call("GET", "/feedback", "list the corrections", list[StoredPrediction], token, params=params)
+
+
+@patch
+def review(self: ApiClient, prediction_id: int, accept: bool, token: str | None = None) -> StoredPrediction:
+    "Accept or reject the correction proposed for a prediction (admin)."
+    path, body = f"/feedback/{prediction_id}/review", {"accept": accept}
+    return self.call("POST", path, "review the correction", StoredPrediction, token, json=body)
 
 
 @patch

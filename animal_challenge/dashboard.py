@@ -9,6 +9,7 @@ __all__ = ['SAMPLE_WAIT', 'FOLLOW_EVERY', 'POLL_EVERY', 'reports_to', 'Dashboard
 import functools
 import html
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -18,11 +19,21 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .config import Settings
-from .contract import FIRST_MODEL, MAX_SEED, TRAIN_SIZES, ApiClient, ApiError, TrainingJob, TrainRequest
+from animal_challenge.contract import (
+    CLIENT_ID,
+    FIRST_MODEL,
+    MAX_SEED,
+    TRAIN_SIZES,
+    ApiClient,
+    ApiError,
+    TrainingJob,
+    TrainRequest,
+)
 from .schema import LABELS, MAX_HEIGHT_M, MAX_LEGS, MAX_WEIGHT_KG
 from animal_challenge.views import (
     PAGE_STYLE,
     SamplePlot,
+    compare_table,
     history_table,
     job_text,
     models_table,
@@ -77,6 +88,11 @@ class Dashboard:
         self.last: tuple[dict | None, str | None] = (None, None)  # the last point plotted and its label
         self._loading = threading.Lock()
         self._closed = threading.Event()  # set by `close`: the page's threads stop
+        self.client_id = widgets.Text(secrets.token_hex(16), layout={"display": "none"}).add_class("ac-client-id")
+        self.client_id.observe(lambda change: self._on_client_id(change), names="value")
+        api.client_id = api.client_id or self.client_id.value
+        self.token = widgets.Password(placeholder="only for the admin's actions", description="Admin token")
+        self.token.add_class("ac-token")
         self.tabs = widgets.Tab([self._predict_tab(), self._history_tab(), self._models_tab()]).add_class("ac-tabs")
         self.tabs.titles = ("Predict", "History", "Models")
         self.tabs.observe(lambda change: self._on_tab(change), names="selected_index")
@@ -84,7 +100,7 @@ class Dashboard:
             f"{PAGE_STYLE}<h2>Animal Challenge</h2>"
             f"<p class='ac-api-url'>Asking the API at <code>{html.escape(api.base_url)}</code></p>"
         )
-        self.widget = widgets.VBox([header, self.tabs]).add_class("ac-dashboard")
+        self.widget = widgets.VBox([header, self.token, self.client_id, self.tabs]).add_class("ac-dashboard")
         self.load_sample_in_background()
         if load_samples:
             threading.Thread(target=self._follow_active, name="follow-active", daemon=True).start()
@@ -109,6 +125,22 @@ class Dashboard:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+# %% ../nbs/10a_dashboard.ipynb #e3dbed36
+@patch
+def _on_client_id(self: Dashboard, change: dict) -> None:
+    "The browser's id arrived (or changed): ask the API as that client from now on."
+    if not CLIENT_ID.fullmatch(change["new"] or ""):
+        return
+    self.api.client_id = change["new"]
+    if self.tabs.selected_index == 1:
+        self.refresh_history()
+
+
+@patch
+def _token(self: Dashboard) -> str | None:
+    "The admin token the user typed, else None."
+    return self.token.value.strip() or None
 
 # %% ../nbs/10a_dashboard.ipynb #de518803
 @patch
@@ -174,11 +206,27 @@ def _history_tab(self: Dashboard) -> widgets.Widget:
     self.feedback_button = widgets.Button(description="Correct").add_class("ac-feedback-send")
     self.feedback_button.on_click(lambda b: self.on_feedback(b))
     self.history_message = widgets.HTML().add_class("ac-history-message")
+    self.everyone = widgets.Checkbox(False, description="everyone's (admin)").add_class("ac-history-everyone")
+    self.everyone.observe(lambda change: self._on_filter(change), names="value")
+    self.review_button = widgets.Button(description="Corrections to review (admin)").add_class("ac-review-list")
+    self.review_button.on_click(lambda b: self.show_proposals(b))
+    self.review_id = widgets.Dropdown(options=[], description="Correction").add_class("ac-review-id")
+    self.accept_button = widgets.Button(description="Accept (admin)", button_style="success").add_class("ac-accept")
+    self.accept_button.on_click(lambda b: self.on_review(True))
+    self.reject_button = widgets.Button(description="Reject (admin)", button_style="danger").add_class("ac-reject")
+    self.reject_button.on_click(lambda b: self.on_review(False))
+    self.proposals = widgets.HTML().add_class("ac-proposals")
     controls = widgets.HBox(
-        [self.species_filter, self.refresh_history_button, self.prev_button, self.next_button, self.page_label]
+        [self.species_filter, self.everyone, self.refresh_history_button, self.prev_button, self.next_button]
     )
     correct = widgets.HBox([self.feedback_id, self.feedback_species, self.feedback_button])
-    return widgets.VBox([controls, self.history_message, self.history, correct]).add_class("ac-history-tab")
+    review = widgets.VBox(
+        [self.review_button, self.proposals, widgets.HBox([self.review_id, self.accept_button, self.reject_button])]
+    )
+    parts = [controls, self.page_label, self.history_message, self.history, correct]
+    return widgets.VBox([*parts, widgets.HTML("<h4>Corrections (the admin's review)</h4>"), review]).add_class(
+        "ac-history-tab"
+    )
 
 # %% ../nbs/10a_dashboard.ipynb #c6db1a4e
 POLL_EVERY = 0.3  # seconds between two looks at a running training job
@@ -194,10 +242,16 @@ def _models_tab(self: Dashboard) -> widgets.Widget:
     self.version_choice = widgets.Dropdown(options=[], description="Version", style=wide).add_class(
         "ac-activate-version"
     )
-    self.activate_button = widgets.Button(description="Activate").add_class("ac-activate")
+    self.activate_button = widgets.Button(description="Activate (admin)").add_class("ac-activate")
     self.activate_button.on_click(lambda b: self.on_activate(b))
-    self.token = widgets.Password(placeholder="the API's admin token", description="Token", style=wide).add_class(
-        "ac-token"
+    self.compare_button = widgets.Button(description="Compare with the active one").add_class("ac-compare")
+    self.compare_button.on_click(lambda b: self.on_compare(b))
+    self.comparison = widgets.HTML().add_class("ac-comparison")
+    self.include_feedback = widgets.Checkbox(False, description="add the accepted corrections").add_class(
+        "ac-train-feedback"
+    )
+    self.activate_new = widgets.Checkbox(True, description="activate it if it passes the promotion gate").add_class(
+        "ac-train-activate"
     )
     self.seed = widgets.BoundedIntText(FIRST_MODEL.seed, min=0, max=MAX_SEED, description="Seed", style=wide).add_class(
         "ac-train-seed"
@@ -205,19 +259,21 @@ def _models_tab(self: Dashboard) -> widgets.Widget:
     self.size = widgets.BoundedIntText(
         FIRST_MODEL.n, min=TRAIN_SIZES[0], max=TRAIN_SIZES[1], step=1000, description="Points", style=wide
     ).add_class("ac-train-n")
-    self.train_button = widgets.Button(description="Train a new version", button_style="warning").add_class("ac-train")
+    self.train_button = widgets.Button(description="Train a new version (admin)", button_style="warning")
+    self.train_button.add_class("ac-train")
     self.train_button.on_click(lambda b: self.on_train(b))
     self.job_progress = widgets.FloatProgress(0.0, min=0.0, max=1.0).add_class("ac-train-progress")
     self.job_status = widgets.HTML().add_class("ac-train-status")
     self.models_message = widgets.HTML().add_class("ac-models-message")
-    train = widgets.VBox([self.seed, self.size, self.train_button, self.job_progress, self.job_status])
+    options = [self.seed, self.size, self.include_feedback, self.activate_new]
+    train = widgets.VBox([*options, self.train_button, self.job_progress, self.job_status])
     return widgets.VBox(
         [
             widgets.HBox([self.refresh_models_button]),
             self.models_message,
             self.models,
-            widgets.HBox([self.version_choice, self.activate_button]),
-            self.token,
+            widgets.HBox([self.version_choice, self.compare_button, self.activate_button]),
+            self.comparison,
             widgets.HTML("<h4>Train a new version</h4>"),
             train,
         ]
@@ -305,7 +361,13 @@ def _follow_active(self: Dashboard, every: float = FOLLOW_EVERY) -> None:
 @reports_to("history_message")
 def refresh_history(self: Dashboard, _: widgets.Button | None = None) -> None:
     "Show the current page of predictions and offer its rows for correction."
-    records = self.api.predictions(self.page_size + 1, self.offset, self.species_filter.value)
+    if self.everyone.value and self._token() is None:
+        self.history_message.value = notice(
+            "Everyone's predictions are the admin's to see: type the admin token.", "info"
+        )
+        return
+    token = self._token() if self.everyone.value else None
+    records = self.api.predictions(self.page_size + 1, self.offset, self.species_filter.value, token=token)
     page, more = records[: self.page_size], len(records) > self.page_size
     self.history.value = table_html(history_table(page), "ac-history-table", "No predictions here yet.")
     self.prev_button.disabled, self.next_button.disabled = self.offset == 0, not more
@@ -340,10 +402,34 @@ def on_feedback(self: Dashboard, _: widgets.Button | None = None) -> None:
     stored = self.api.feedback(prediction_id, species)
     self.refresh_history()
     self.history_message.value = notice(
-        f"Prediction #{prediction_id} is recorded as {stored.feedback}; "
-        "a model trained with feedback will learn from it.",
+        f"Your correction of prediction #{prediction_id} ({stored.feedback.species}) is recorded as a proposal: "
+        "once the admin accepts it, a model trained with the accepted corrections learns from it.",
         "ok",
     )
+
+
+@patch
+@reports_to("history_message")
+def show_proposals(self: Dashboard, _: widgets.Button | None = None) -> None:
+    "List the corrections waiting for the admin's verdict (needs the admin token)."
+    pending = self.api.proposals(token=self._token())
+    self.proposals.value = table_html(history_table(pending), "ac-proposals-table", "No correction waits for review.")
+    self.review_id.options = [(f"#{r.id}: {r.species} → {r.feedback.species}", r.id) for r in pending]
+    self.review_id.value = pending[0].id if pending else None
+    self.history_message.value = ""
+
+
+@patch
+@reports_to("history_message")
+def on_review(self: Dashboard, accept: bool) -> None:
+    "Accept or reject the chosen correction, then list the waiting ones again."
+    if self.review_id.value is None:
+        self.history_message.value = notice("List the corrections to review first.", "info")
+        return
+    reviewed = self.api.review(self.review_id.value, accept, token=self._token())
+    self.show_proposals()
+    verdict = "accepted: training with the accepted corrections adds it" if accept else "rejected"
+    self.history_message.value = notice(f"The correction of prediction #{reviewed.id} is {verdict}.", "ok")
 
 # %% ../nbs/10a_dashboard.ipynb #a358759f
 @patch
@@ -360,12 +446,6 @@ def refresh_models(self: Dashboard, _: widgets.Button | None = None) -> None:
 
 
 @patch
-def _token(self: Dashboard) -> str | None:
-    "The admin token the user typed, else None."
-    return self.token.value.strip() or None
-
-
-@patch
 @reports_to("models_message")
 def on_activate(self: Dashboard, _: widgets.Button | None = None) -> None:
     "Make the chosen version the one that answers predictions."
@@ -377,12 +457,32 @@ def on_activate(self: Dashboard, _: widgets.Button | None = None) -> None:
     self.models_message.value = notice(f"Version {version.id} answers predictions now.", "ok")
     self.load_sample_in_background()
 
+
+@patch
+@reports_to("models_message")
+def on_compare(self: Dashboard, _: widgets.Button | None = None) -> None:
+    "The chosen version's figures next to the active one's, before deciding to activate it."
+    versions = {v.id: v for v in self.api.models()}
+    chosen = versions.get(self.version_choice.value)
+    active = next((v for v in versions.values() if v.active), None)
+    if chosen is None:
+        self.models_message.value = notice("Choose a version first (Refresh lists them).", "info")
+        return
+    shown = [chosen] if active is None or active.id == chosen.id else [chosen, active]
+    self.comparison.value = table_html(compare_table(shown), "ac-compare-table", "")
+
 # %% ../nbs/10a_dashboard.ipynb #cc51208a
 @patch
 @reports_to("models_message")
 def on_train(self: Dashboard, _: widgets.Button | None = None) -> None:
     "Start a training job and follow it on a thread."
-    job = self.api.train(TrainRequest(seed=self.seed.value, n=self.size.value), token=self._token())
+    request = TrainRequest(
+        seed=self.seed.value,
+        n=self.size.value,
+        include_feedback=self.include_feedback.value,
+        activate=self.activate_new.value,
+    )
+    job = self.api.train(request, token=self._token())
     self.models_message.value = ""
     self.show_job(job)
     self.train_button.disabled = True
@@ -394,7 +494,7 @@ def on_train(self: Dashboard, _: widgets.Button | None = None) -> None:
 def show_job(self: Dashboard, job: TrainingJob) -> None:
     "Show `job`'s progress and state."
     self.job_progress.value = job.progress
-    self.job_progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(job.state, "")
+    self.job_progress.bar_style = {"succeeded": "success", "trained": "info", "failed": "danger"}.get(job.state, "")
     self.job_status.value = html.escape(job_text(job))
 
 
@@ -403,7 +503,7 @@ def show_job(self: Dashboard, job: TrainingJob) -> None:
 def follow_job(self: Dashboard, job_id: str, every: float = POLL_EVERY) -> None:
     "Look at job `job_id` every `every` seconds until it ends; then list the versions again."
     try:
-        while (job := self.api.job(job_id)).state not in ("succeeded", "failed"):
+        while (job := self.api.job(job_id)).state in ("queued", "running"):
             self.show_job(job)
             time.sleep(every)
         self.show_job(job)

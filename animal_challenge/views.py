@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPECIES_COLOURS', 'FEATURE_LABELS', 'HISTORY_COLUMNS', 'MODEL_FIGURES', 'PAGE_STYLE', 'notice', 'prediction_html',
-           'history_table', 'models_table', 'table_html', 'SamplePlot', 'job_text']
+           'history_table', 'models_table', 'compare_table', 'table_html', 'SamplePlot', 'job_text']
 
 # %% ../nbs/10_views.ipynb #d27f92af
 import html
@@ -110,7 +110,7 @@ def history_table(
             "species": r.species,
             "confidence": _pct(r.confidence),
             **{FEATURE_LABELS[f]: r.point[f] for f in FEATURES},
-            "corrected to": r.feedback or "",
+            "corrected to": f"{r.feedback.species} ({r.feedback.status})" if r.feedback else "",
             "model": r.model_version,
         }
         for r in records
@@ -148,6 +148,18 @@ def models_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def compare_table(
+    versions: list[ModelVersion],  # the versions to set side by side, e.g. a new one and the active one
+) -> pd.DataFrame:
+    "One column per version, one row per figure that tells versions apart (and what each was trained on)."
+    rows = {title: [v.metrics.get(k) for v in versions] for k, title in MODEL_FIGURES.items()}
+    rows |= {"trained on (seed, points)": [f"{v.provenance.seed}, {v.provenance.n}" for v in versions]}
+    rows |= {"corrections added": [getattr(v.provenance, "n_feedback", 0) for v in versions]}
+    columns = [v.id + (" (active)" if v.active else "") for v in versions]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    return table.map(lambda x: f"{x:.4f}" if isinstance(x, float) else x).rename_axis("figure").reset_index()
 
 
 def table_html(
@@ -228,8 +240,10 @@ def job_text(
     if job.state == "running":
         return f"Job {job.id}: {job.stage or 'starting'} ({job.progress:.0%})."
     if job.state == "succeeded":
-        active = " and active: it answers predictions now" if job.activate else " (not activated)"
-        return f"Job {job.id} is done: version {job.version_id} is trained{active}."
+        return f"Job {job.id} is done: version {job.version_id} is trained and active: it answers predictions now."
+    if job.state == "trained":
+        why = (job.result or {}).get("reason") or "it was not asked to be activated"
+        return f"Job {job.id} is done: version {job.version_id} is trained, not activated ({why})."
     return f"Job {job.id} failed: {job.error}"
 
 # %% ../nbs/10_views.ipynb #73c3d99a

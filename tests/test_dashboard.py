@@ -39,6 +39,7 @@ from animal_challenge.schema import LABELS
 from animal_challenge.training import train_and_store
 
 TOKEN = "dashboard-test-token"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 ELEPHANT = {"walks_on_n_legs": 4, "height": 3.1, "weight": 5200.0, "has_wings": False, "has_tail": True}
 CHICKEN = {"walks_on_n_legs": 2, "height": 0.3, "weight": 2.0, "has_wings": True, "has_tail": True}
 NOISE = {"walks_on_n_legs": 3, "height": 7.0, "weight": 300.0, "has_wings": True, "has_tail": False}
@@ -100,7 +101,8 @@ def test_predict_shows_the_verdict_and_stores_the_point(dash, api):
     assert dash.result.value.count("class='ac-prob'") == 4
     assert "Cannot be ruled out at 95 %: elephant." in dash.result.value
     assert dash.predict_message.value == ""
-    assert api.get("/predictions").json()[0]["point"] == ELEPHANT
+    mine = api.get("/predictions", headers={"X-Client-Id": dash.api.client_id}).json()
+    assert mine[0]["point"] == ELEPHANT and mine[0]["client_id"] == dash.api.client_id
 
 
 def test_the_plot_places_the_point_among_the_training_data(dash, api):
@@ -219,9 +221,9 @@ def test_a_correction_is_stored_and_shown(dash, api):
     dash.refresh_history()
     dash.feedback_id.value, dash.feedback_species.value = 1, "chicken"
     dash.on_feedback()
-    assert "Prediction #1 is recorded as chicken" in dash.history_message.value
-    assert "<td>chicken</td>" in dash.history.value
-    assert api.get("/predictions").json()[0]["feedback"] == "chicken"
+    assert "Your correction of prediction #1 (chicken) is recorded as a proposal" in dash.history_message.value
+    assert "<td>chicken (proposed)</td>" in dash.history.value
+    assert api.get("/predictions", headers=ADMIN).json()[0]["feedback"]["species"] == "chicken"
 
 
 def test_a_correction_without_a_choice_says_what_to_do(dash):
@@ -423,3 +425,53 @@ def test_a_kernel_waiting_in_the_pool_counts_as_active_so_a_page_has_time_to_con
         starting.cancel()
 
     asyncio.run(check())
+
+
+# --- each browser its own history; the admin's review and training controls
+
+
+def test_two_pages_each_see_their_own_predictions_and_the_admin_sees_all(api):
+    one, two = (Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False) for _ in range(2))
+    predict(one, ELEPHANT)
+    predict(two, CHICKEN)
+    for page in (one, two):
+        page.refresh_history()
+    assert [label for label, _ in one.feedback_id.options] == ["#1 (elephant)"]
+    assert [label for label, _ in two.feedback_id.options] == ["#2 (chicken)"]
+    one.everyone.value = True  # without the token: says what it needs
+    assert "type the admin token" in one.history_message.value
+    one.token.value = TOKEN
+    one.refresh_history()
+    assert [value for _, value in one.feedback_id.options] == [2, 1]
+
+
+def test_a_correction_enters_training_only_once_the_admin_accepts_it(api):
+    dash = Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False)
+    predict(dash, NOISE)
+    dash.refresh_history()
+    dash.feedback_id.value, dash.feedback_species.value = 1, "chicken"
+    dash.on_feedback()
+    dash.show_proposals()  # no token: refused in words
+    assert "needs its admin token" in dash.history_message.value
+    dash.token.value = TOKEN
+    dash.show_proposals()
+    assert dash.review_id.options == (("#1: outlier → chicken", 1),)
+    dash.on_review(True)
+    assert "The correction of prediction #1 is accepted" in dash.history_message.value
+    assert api.get("/feedback", params={"status": "accepted"}, headers=ADMIN).json()[0]["id"] == 1
+    dash.show_proposals()
+    assert "No correction waits for review." in dash.proposals.value
+
+
+def test_training_with_corrections_and_without_activation_then_compare(dash, api):
+    first = api.get("/models/active").json()["id"]
+    dash.token.value, dash.include_feedback.value, dash.activate_new.value = TOKEN, True, False
+    dash.on_train()
+    dash.job_thread.join(timeout=60)
+    assert "is trained, not activated (it was not asked to be activated)" in dash.job_status.value
+    assert api.get("/models/active").json()["id"] == first  # still serving the first
+    new = next(v["id"] for v in api.get("/models").json() if not v["active"])
+    dash.refresh_models()
+    dash.version_choice.value = new
+    dash.on_compare()
+    assert f"{new}</th>" in dash.comparison.value and f"{first} (active)</th>" in dash.comparison.value
