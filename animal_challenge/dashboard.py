@@ -7,8 +7,7 @@ __all__ = ['SPECIES_COLOURS', 'FEATURE_LABELS', 'HISTORY_COLUMNS', 'MODEL_FIGURE
            'TRAIN_SIZES', 'MAX_SEED', 'POLL_EVERY', 'TEMPLATE', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'REFILL_AFTER',
            'ApiError', 'explain_refusal', 'unreachable', 'ApiClient', 'notice', 'prediction_html', 'history_table',
            'models_table', 'table_html', 'training_sample', 'SamplePlot', 'job_text', 'reports_to', 'Dashboard',
-           'dashboard_notebook', 'template_root', 'pool_aware_kernel_manager', 'voila_command', 'dashboard_env',
-           'serve_dashboard']
+           'dashboard_notebook', 'template_root', 'voila_command', 'dashboard_env', 'serve_dashboard']
 
 # %% ../nbs/09_dashboard.ipynb #6029de91
 import functools
@@ -798,37 +797,6 @@ def template_root() -> Path:
     "The Jupyter data directory shipped with the package: `voila/templates/animal` lives under it."
     return Path(str(files("animal_challenge") / "share"))
 
-# %% ../nbs/09_dashboard.ipynb #2fae9087
-@functools.cache
-def pool_aware_kernel_manager() -> type:
-    "Jupyter's kernel manager, except that the kernels waiting in Voila's pool count as active."
-    from jupyter_server._tz import utcnow
-    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-
-    class PoolAwareKernelManager(AsyncMappingKernelManager):
-        "Culls idle kernels; a kernel waiting in Voila's pool of preheated kernels is not idle, it is waiting."
-
-        def pooled(self) -> set[str]:
-            "Ids of the started kernels waiting in the pool (Voila's subclass keeps them as tasks in `_pools`)."
-            tasks = [t for pool in getattr(self, "_pools", {}).values() for t in pool]
-            return {t.result()["kernel_id"] for t in tasks if t.done() and not t.cancelled() and t.exception() is None}
-
-        async def cull_kernels(self) -> None:
-            now = utcnow()
-            for kernel_id in self.pooled() & set(self._kernels):
-                self._kernels[kernel_id].last_activity = now
-            await super().cull_kernels()
-
-    PoolAwareKernelManager.__module__ = __name__
-    return PoolAwareKernelManager
-
-
-def __getattr__(name: str) -> Any:
-    "`PoolAwareKernelManager`, built on first use (PEP 562)."
-    if name == "PoolAwareKernelManager":
-        return pool_aware_kernel_manager()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 # %% ../nbs/09_dashboard.ipynb #274bf4ce
 POOL_SIZE = 2  # preheated kernels waiting for the next visitors
 CULL_AFTER = 30  # seconds a kernel with no page attached may idle before it is stopped
@@ -844,6 +812,8 @@ def voila_command(
     cull_after: int = CULL_AFTER,  # seconds before a kernel with no page is stopped
 ) -> list[str]:
     "The command line that serves the dashboard with Voila, preheated kernels and idle-kernel culling."
+    from animal_challenge.kernel_guard import guard_flags  # loads jupyter_server (seconds): not for the page's kernels
+
     return [
         sys.executable,
         "-m",
@@ -856,7 +826,7 @@ def voila_command(
         "--preheat_kernel=True",
         f"--pool_size={pool_size}",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard.PoolAwareKernelManager",
+        *guard_flags(),
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",
         f"--template={TEMPLATE}",
