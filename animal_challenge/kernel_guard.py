@@ -131,10 +131,13 @@ async def prepare(self: GuardedKernelConnection) -> None:
 # %% ../nbs/10b_kernel_guard.ipynb #43d3d1b3
 @patch
 def connect(self: GuardedKernelConnection):
-    "Count this websocket in its kernel's, then connect as jupyter_server does."
+    "Connect as jupyter_server does, counting this websocket in its kernel's; close it if it is one too many."
     self._counted = self.kernel_id
     self._open[self._counted] += 1
-    return super(GuardedKernelConnection, self).connect()
+    connected = super(GuardedKernelConnection, self).connect()
+    if self._open[self._counted] > self.max_connections:  # handshakes that ran at once all passed `prepare`
+        self.refuse(POLICY, f"this kernel has {self.max_connections} websockets open already")
+    return connected
 
 
 @patch
