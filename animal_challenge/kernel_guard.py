@@ -180,8 +180,10 @@ def send_to_page(self: GuardedKernelConnection, message: bytes | str, binary: bo
         size = len(message)
         self._unsent += size
 
-        def on_the_wire(_) -> None:
+        def on_the_wire(done) -> None:
             self._unsent -= size
+            if not done.cancelled():
+                done.exception()  # a write to a closed websocket fails: seen, not logged as "never retrieved"
 
         written.add_done_callback(on_the_wire)
     return written
