@@ -4,17 +4,16 @@
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'POOL_SIZE', 'CULL_AFTER', 'CULL_EVERY', 'REFILL_AFTER', 'dashboard_notebook', 'template_root',
-           'pool_aware_kernel_manager', 'voila_command', 'dashboard_env', 'serve_dashboard']
+           'voila_command', 'dashboard_env', 'serve_dashboard']
 
 # %% ../nbs/10c_dashboard_server.ipynb #8ccc6638
-import functools
 import os
 import sys
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 from .config import ENV_PREFIX, Settings
+from .kernel_guard import guard_flags
 
 # %% ../nbs/10c_dashboard_server.ipynb #c383b8b6
 def dashboard_notebook() -> Path:
@@ -28,37 +27,6 @@ TEMPLATE = "animal"  # the Voila template the dashboard is served with
 def template_root() -> Path:
     "The Jupyter data directory shipped with the package: `voila/templates/animal` lives under it."
     return Path(str(files("animal_challenge") / "share"))
-
-# %% ../nbs/10c_dashboard_server.ipynb #ae4c32e6
-@functools.cache
-def pool_aware_kernel_manager() -> type:
-    "Jupyter's kernel manager, except that the kernels waiting in Voila's pool count as active."
-    from jupyter_server._tz import utcnow
-    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-
-    class PoolAwareKernelManager(AsyncMappingKernelManager):
-        "Culls idle kernels; a kernel waiting in Voila's pool of preheated kernels is not idle, it is waiting."
-
-        def pooled(self) -> set[str]:
-            "Ids of the started kernels waiting in the pool (Voila's subclass keeps them as tasks in `_pools`)."
-            tasks = [t for pool in getattr(self, "_pools", {}).values() for t in pool]
-            return {t.result()["kernel_id"] for t in tasks if t.done() and not t.cancelled() and t.exception() is None}
-
-        async def cull_kernels(self) -> None:
-            now = utcnow()
-            for kernel_id in self.pooled() & set(self._kernels):
-                self._kernels[kernel_id].last_activity = now
-            await super().cull_kernels()
-
-    PoolAwareKernelManager.__module__ = __name__
-    return PoolAwareKernelManager
-
-
-def __getattr__(name: str) -> Any:
-    "`PoolAwareKernelManager`, built on first use (PEP 562)."
-    if name == "PoolAwareKernelManager":
-        return pool_aware_kernel_manager()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/10c_dashboard_server.ipynb #364b7747
 POOL_SIZE = 2  # preheated kernels waiting for the next visitors
@@ -87,7 +55,7 @@ def voila_command(
         "--preheat_kernel=True",
         f"--pool_size={pool_size}",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard_server.PoolAwareKernelManager",
+        *guard_flags(),
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",
         f"--template={TEMPLATE}",

@@ -3,7 +3,6 @@ data service: what the dashboard chapter cannot host, since it may import only t
 stand-in that answers in the contract's types). The browser and Voila are in `test_dashboard_browser.py`."""
 
 import ast
-import asyncio
 import json
 import os
 import re
@@ -11,9 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -29,7 +26,6 @@ from animal_challenge.dashboard_server import (
     TEMPLATE,
     dashboard_env,
     dashboard_notebook,
-    pool_aware_kernel_manager,
     template_root,
     voila_command,
 )
@@ -318,7 +314,7 @@ def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
         "--preheat_kernel=True",
         "--pool_size=3",
         "--MappingKernelManager.cull_idle_timeout=45",
-        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.dashboard_server.PoolAwareKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=animal_challenge.kernel_guard.GuardedKernelManager",
         "--show_tracebacks=False",
         "--template=animal",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
@@ -388,43 +384,6 @@ def test_a_page_kernel_loads_neither_scikit_learn_nor_the_training_modules():
     probe = imports + f"import sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))\n"
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
-
-
-def test_a_kernel_waiting_in_the_pool_counts_as_active_so_a_page_has_time_to_connect():
-    from animal_challenge import dashboard_server
-
-    manager_class = pool_aware_kernel_manager()
-    assert dashboard_server.PoolAwareKernelManager is manager_class  # what Voila's configuration names
-    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
-
-    def kernel():
-        return SimpleNamespace(
-            last_activity=long_ago,
-            execution_state="idle",
-            kernel_name="python3",
-            kernel_spec=SimpleNamespace(metadata={}),
-        )
-
-    async def check():
-        manager = manager_class(cull_idle_timeout=30)
-        waiting = asyncio.get_running_loop().create_future()
-        waiting.set_result({"kernel_id": "pooled"})
-        starting = asyncio.get_running_loop().create_future()
-        manager._pools = {"dashboard.ipynb": [waiting, starting]}
-        assert manager.pooled() == {"pooled"}
-        manager._kernels.update(pooled=kernel(), abandoned=kernel())
-        stopped = []
-
-        async def shutdown_kernel(kernel_id, *args, **kwargs):
-            stopped.append(kernel_id)
-
-        manager.shutdown_kernel = shutdown_kernel
-        await manager.cull_kernels()
-        assert stopped == ["abandoned"]  # idle for years, no page: culled
-        assert (datetime.now(UTC) - manager._kernels["pooled"].last_activity).total_seconds() < 5
-        starting.cancel()
-
-    asyncio.run(check())
 
 
 # --- each browser its own history; the admin's review and training controls

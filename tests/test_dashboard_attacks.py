@@ -1,0 +1,354 @@
+"""One anonymous visitor against the dashboard's server: the messages that froze it, a flood, a visitor who does not
+read, and more page loads than the server has kernels for. Each test runs a real server (`animal-challenge dashboard`,
+or the `voila_command` it executes, with smaller limits) as a subprocess and speaks to it as a browser would (HTTP,
+and `widget_protocol.WidgetClient` on the kernel websocket). After each attack the server must still answer: its
+static file `voila/static/voila.js` and a fresh page within 2 s, its memory about where it was.
+
+No API runs: the page renders with its "the API does not answer" notices, which is all a visitor's messages need.
+A server that freezes ignores SIGTERM; `serving` then kills its process group, so a failing run still ends.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+from servers import BIN, free_port, wait_until_up
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from widget_protocol import WidgetClient, kernel_id_of, shut_down
+
+from animal_challenge.config import Settings
+from animal_challenge.dashboard import dashboard_env, voila_command
+
+API_DOWN = "http://127.0.0.1:9"  # nothing listens there
+ANSWER_WITHIN = 2.0  # seconds a static file, or the first byte of a page, may take after an attack
+GROWTH_MB = 50  # the server's memory may grow this much during an attack (it froze growing by 40-70 MB a second)
+STARTUP = 180  # seconds Voila may take to answer at all: ~5 s on a quiet machine, many more on a busy one
+FREEZE = (2**62).to_bytes(8, "little") + bytes(32)  # a v1 frame whose offset count is 2**62
+
+
+@dataclass
+class Served:
+    "A dashboard server running as a subprocess, with its log."
+
+    url: str
+    pid: int
+    log: Path
+    opened: list[str] = field(default_factory=list)  # kernels of the pages this test run opened
+
+    def log_count(self, text: str) -> int:
+        return self.log.read_text(errors="replace").count(text)
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 90.0) -> None:
+        "Wait until `text` appears `count` times in the server's log."
+        deadline = time.monotonic() + timeout
+        while self.log_count(text) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not {count} times in the server's log within {timeout} s")
+            time.sleep(0.1)
+
+    def logged_within(self, text: str, seconds: float) -> bool:
+        "Whether `text` appears in the server's log within `seconds`."
+        try:
+            self.wait_for_log(text, timeout=seconds)
+        except AssertionError:
+            return False
+        return True
+
+    def wait_for_full_pool(self) -> None:
+        "Wait until the pool has started a kernel for every pooled one a page took (Voila logs each refill)."
+        taken = self.log_count("Using pre-heated kernel")
+        self.wait_for_log("Kernel pool of dashboard.ipynb is filled", 1 + taken)
+
+    def rss_mb(self) -> float:
+        return psutil.Process(self.pid).memory_info().rss / 2**20
+
+    def static_file_seconds(self) -> float:
+        "Seconds to GET voila.js in full (fails after ANSWER_WITHIN)."
+        t = time.monotonic()
+        answer = httpx.get(self.url + "voila/static/voila.js", timeout=ANSWER_WITHIN)
+        assert answer.status_code == 200
+        return time.monotonic() - t
+
+    def page(self, first_byte_within: float = 60.0) -> "Page":
+        "GET the dashboard page: the first byte must come within `first_byte_within` s, the rest within 60 s."
+        page = get_page(self.url, first_byte_within)
+        if page.status == 200:
+            self.opened.append(page.kernel_id)
+        return page
+
+    def leave(self) -> None:
+        "Stop the kernels of the pages opened so far, as the pages do when they unload."
+        while self.opened:
+            assert shut_down(self.url, self.opened.pop()) == 204
+
+    def assert_answers(self, rss_before: float) -> dict:
+        "The static file and a fresh page answer within ANSWER_WITHIN; the memory grew less than GROWTH_MB."
+        static = self.static_file_seconds()
+        page = self.page(first_byte_within=ANSWER_WITHIN)
+        assert page.status == 200 and page.kernel_id
+        growth = self.rss_mb() - rss_before
+        assert growth < GROWTH_MB, f"the server grew by {growth:.0f} MB"
+        print(
+            f"voila.js {static:.2f} s, page first byte {page.first_byte:.2f} s (all {page.total:.2f} s), "
+            f"server memory {self.rss_mb():.0f} MB ({growth:+.0f} MB)"
+        )
+        return {"static": static, "page": page}
+
+
+@dataclass
+class Page:
+    status: int
+    headers: dict[str, str]
+    body: str
+    first_byte: float  # seconds from the request to the first byte of the answer
+    total: float  # seconds to the last byte
+
+    @property
+    def kernel_id(self) -> str:
+        return kernel_id_of(self.body)
+
+
+def get_page(url: str, first_byte_within: float) -> Page:
+    "GET `url` over a plain socket, timing the first byte (a frozen server sends none) and the whole answer."
+    parts = urlsplit(url)
+    t = time.monotonic()
+    with socket.create_connection((parts.hostname, parts.port), timeout=first_byte_within) as sock:
+        sock.sendall(f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+        chunks = [sock.recv(65536)]
+        first_byte = time.monotonic() - t
+        sock.settimeout(60)
+        while chunks[-1]:
+            chunks.append(sock.recv(65536))
+    total = time.monotonic() - t
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    if headers.get("Transfer-Encoding") == "chunked":
+        body = dechunk(body)
+    return Page(int(status_line.split()[1]), headers, body.decode(errors="replace"), first_byte, total)
+
+
+def dechunk(body: bytes) -> bytes:
+    "The payload of a chunked HTTP body."
+    out = []
+    while body:
+        size, _, rest = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            break
+        out.append(rest[:n])
+        body = rest[n + 2 :]
+    return b"".join(out)
+
+
+@contextmanager
+def serving(cmd: list[str], url: str, log: Path, env: dict | None = None) -> Iterator[Served]:
+    "`servers.running`, keeping the server's output in `log` (the tests wait on its lines) and waiting longer to start."
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_up(url + "voila/static/voila.js", proc, timeout=STARTUP)
+        yield Served(url, proc.pid, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a frozen server ignores SIGTERM
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def close_code(client: WidgetClient, timeout: float = 20.0) -> tuple[int, str]:
+    "Read what the server sends until it closes the websocket: the close code and reason."
+    try:
+        for _ in client.messages(timeout):
+            pass
+    except ConnectionClosed as closed:
+        return closed.rcvd.code, closed.rcvd.reason
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    "`animal-challenge dashboard` on a free port, with no API behind it."
+    port, log = free_port(), tmp_path_factory.mktemp("dashboard") / "voila.log"
+    cmd = [str(BIN / "animal-challenge"), "dashboard", "--api-url", API_DOWN, "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/"
+    with serving(cmd, url, log) as served:
+        yield served
+
+
+@pytest.fixture
+def dashboard(served) -> Iterator[Served]:
+    "The dashboard server, with a full pool; the pages a test opens are closed after it (the cap is not in test)."
+    served.wait_for_full_pool()
+    yield served
+    try:
+        served.leave()
+    except httpx.TransportError:  # frozen by the test: nothing to tidy
+        served.opened.clear()
+
+
+def test_an_offset_count_of_2_62_closes_the_websocket_and_the_server_keeps_answering(dashboard):
+    page = dashboard.page()
+    rss = dashboard.rss_mb()
+    with WidgetClient.connect(dashboard.url, page.kernel_id) as visitor:
+        visitor.send_raw(FREEZE)
+        dashboard.assert_answers(rss)
+        assert close_code(visitor) == (1007, "4611686018427387904 offsets; a kernel message has 6 to 10")
+    assert dashboard.log_count(
+        f"Kernel {page.kernel_id}: closing the websocket of session {visitor.session} (code 1007)"
+    )
+
+
+def test_widget_states_in_the_legacy_protocol_are_refused_before_the_websocket_opens(dashboard):
+    "In the legacy protocol the answer with the plot's PNG froze the server (Voila reads it as a v1 frame)."
+    page = dashboard.page()
+    rss = dashboard.rss_mb()
+    refused = None
+    try:
+        with WidgetClient.connect(dashboard.url, page.kernel_id, protocol="legacy") as visitor:
+            visitor.states(timeout=15)  # every widget's state, the plot's PNG among them, and the answers
+    except InvalidStatus as e:
+        refused = e.response
+    except TimeoutError:  # the answers stopped coming
+        pass
+    dashboard.assert_answers(rss)
+    assert refused is not None and refused.status_code == 400
+    assert b"This server speaks only the v1.kernel.websocket.jupyter.org kernel protocol" in refused.body
+
+
+def test_a_flood_of_state_requests_is_cut_off_at_the_burst(dashboard):
+    page = dashboard.page()
+    rss = dashboard.rss_mb()
+    with WidgetClient.connect(dashboard.url, page.kernel_id) as visitor:
+        comms = visitor.comms()
+        for _ in range(4):  # about 500 requests: more than the burst of 400
+            for comm_id in comms:
+                visitor.request_state(comm_id)
+        assert close_code(visitor) == (1008, "more than 400 messages at once or 20 a second")
+    dashboard.assert_answers(rss)
+
+
+def test_a_kernel_takes_two_websockets_at_most(dashboard):
+    "The page opens one (a second while it reconnects); more would multiply what one visitor may send."
+    page = dashboard.page()
+    first, second = (WidgetClient.connect(dashboard.url, page.kernel_id) for _ in range(2))
+    with first, second, pytest.raises(InvalidStatus) as refused:
+        WidgetClient.connect(dashboard.url, page.kernel_id).close()
+    assert refused.value.response.status_code == 429
+    assert b"This kernel has 2 websockets open already." in refused.value.response.body
+
+
+def test_the_widget_client_clicks_a_button_and_the_kernel_answers(dashboard):
+    "What the page sends on a click reaches the button's handler: History's Refresh reports the API is down."
+    page = dashboard.page()
+    with WidgetClient.connect(dashboard.url, page.kernel_id) as visitor:
+        (refresh,) = visitor.find("ButtonModel", css_class="ac-history-refresh")
+        (message,) = visitor.find("HTMLModel", css_class="ac-history-message")
+        visitor.click(refresh)
+        said = visitor.updates(until=lambda u: u["comm_id"] == message and "value" in u["state"])[-1]
+    assert f"{API_DOWN} does not answer" in said["state"]["value"]
+
+
+def test_a_visitor_who_does_not_read_is_cut_off(dashboard):
+    "A 60 KB widget's state, asked for again and again and never read: the server stops at 4 MiB it could not send."
+    page = dashboard.page()
+    rss = dashboard.rss_mb()
+    visitor = WidgetClient.connect(dashboard.url, page.kernel_id)
+    (history,) = visitor.find("HTMLModel", css_class="ac-history")
+    visitor.set_value(history, "x" * 60_000)
+    closing = f"Kernel {page.kernel_id}: closing the websocket of session {visitor.session} (code 1008)"
+    try:
+        for n in [150, *[15] * 60]:  # 9 MB at once, then 0.9 MB a second (within the rate) until the server gives up
+            for _ in range(n):
+                visitor.request_state(history)
+            if dashboard.logged_within(closing, seconds=1.0):
+                break
+    finally:
+        visitor.ws.close_socket()
+    assert dashboard.log_count(closing) and dashboard.log_count("more than 4194304 bytes sent and not read")
+    dashboard.assert_answers(rss)
+
+
+# -- a server with small limits: 3 kernels, culled after 3 s of idling --------------------------------------------
+
+MAX_KERNELS = 3
+CULL_AFTER = 3
+
+
+def with_flag(cmd: list[str], flag: str) -> list[str]:
+    "`cmd` with the flag of the same name as `flag` replaced by it (traitlets refuses a setting given twice)."
+    name = flag.split("=")[0] + "="
+    return [flag if f.startswith(name) else f for f in cmd]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Iterator[Served]:
+    "The command `animal-challenge dashboard` runs, with at most 3 kernels and quick culling."
+    port, log = free_port(), tmp_path_factory.mktemp("small") / "voila.log"
+    settings = Settings(api_url=API_DOWN)
+    cmd = voila_command(settings, port=port, cull_after=CULL_AFTER)
+    cmd = with_flag(cmd, f"--GuardedKernelManager.max_kernels={MAX_KERNELS}")
+    cmd = with_flag(cmd, "--MappingKernelManager.cull_interval=1")
+    url = f"http://127.0.0.1:{port}/"
+    env = dashboard_env(settings, base=dict(os.environ))
+    with serving(cmd, url, log, env=env) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def visitors() -> Iterator[list[WidgetClient]]:
+    "The visitors of the small server, with their pages open (a kernel with a page connected is not culled)."
+    found: list[WidgetClient] = []
+    yield found
+    for visitor in found:
+        visitor.close()
+
+
+def test_the_page_beyond_the_kernel_cap_gets_the_busy_page(small, visitors):
+    small.wait_for_full_pool()
+    for _ in range(MAX_KERNELS):  # the pool's two, then one started for the third
+        page = small.page()
+        assert page.status == 200
+        visitors.append(WidgetClient.connect(small.url, page.kernel_id))
+    busy = [small.page(first_byte_within=30), small.page(first_byte_within=ANSWER_WITHIN)]
+    for page in busy:
+        assert page.status == 503 and page.headers["Retry-After"] == "60"
+        assert "The dashboard is busy" in page.body and f"All {MAX_KERNELS} dashboard kernels are in use." in page.body
+    static = small.static_file_seconds()
+    assert static < ANSWER_WITHIN
+    assert small.log_count(f"All {MAX_KERNELS} kernels are in use: a page gets the busy page (HTTP 503)") >= 2
+    print(f"busy pages in {busy[0].total:.2f} s and {busy[1].total:.2f} s, voila.js {static:.2f} s")
+
+
+def kernel_exists(served: Served, kernel_id: str) -> bool:
+    return httpx.get(f"{served.url}api/kernels/{kernel_id}", timeout=10).status_code == 200
+
+
+def test_idle_kernels_are_culled_and_the_pool_refills_in_their_room(small, visitors):
+    "The visitors above close their pages without a word: their kernels idle, are culled, and the next page gets one."
+    kernels = [v.kernel_id for v in visitors] or [small.page().kernel_id]
+    for visitor in visitors:
+        visitor.close()
+    deadline = time.monotonic() + 60
+    while any(kernel_exists(small, k) for k in kernels):
+        assert time.monotonic() < deadline, "idle kernels were not culled within 60 s"
+        time.sleep(0.2)
+    page = small.page()
+    assert page.status == 200 and page.kernel_id not in kernels
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v", "-s"]))
