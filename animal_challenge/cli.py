@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from . import __version__
-from .config import Settings, get_settings
+from .config import ENV_PREFIX, Settings, get_settings
 from .contract import FIRST_MODEL
 from .data import DataServiceError, fetch_points
 from .labeling import LabelingError, label_points
@@ -147,12 +147,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 # %% ../nbs/12_cli.ipynb #d448e2cc
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     "Serve the REST API."
-    from animal_challenge.api import serve  # the web stack loads only for the commands that serve
+    from animal_challenge.api import ServeError, serve  # the web stack loads only for the commands that serve
     from animal_challenge.history import HistoryError
 
     try:
         serve(settings, train_if_empty=args.train_if_empty)
-    except HistoryError as e:
+    except (HistoryError, ServeError) as e:
         raise CommandError(str(e)) from None
     return 0
 
@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("host", "data_dir", "store", "db", "data_service_port", "api_port", "dashboard_port"):
         _setting_flag(up, name, type=int if name.endswith("port") else None)
     _setting_flag(up, "api_token", flag="token")
+    _setting_flag(up, "api_token_file", flag="token_file")
     for name in ("s3_endpoint", "s3_access_key", "s3_secret_key"):
         _setting_flag(up, name)
     _setting_flag(up, "data_service_url")
@@ -244,9 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     _setting_flag(api, "host")
     _setting_flag(api, "api_port", flag="port", type=int)
     _setting_flag(api, "api_token", flag="token")
+    _setting_flag(api, "api_token_file", flag="token_file")
     for field in ("store", "db", "data_dir", "data_service_url", "s3_endpoint", "s3_access_key", "s3_secret_key"):
         _setting_flag(api, field)
     _setting_flag(api, "max_batch", type=int)
+    _setting_flag(api, "workers", type=positive_int)
+    for field in ("cors_origins", "history_max_rows"):
+        _setting_flag(api, field, type=positive_int if field == "history_max_rows" else None)
     api.add_argument("--train-if-empty", action="store_true", help="train a first model when the store has none")
     api.set_defaults(run=cmd_api)
     return parser
@@ -268,6 +273,12 @@ def main(
         )
         print(f"animal-challenge: error: {errors}", file=sys.stderr)
         return 2
+    if getattr(args, "api_token", None):
+        print(
+            f"animal-challenge {args.command}: warning: a token on the command line is visible to every user of this "
+            f"machine (`ps`); prefer {ENV_PREFIX}API_TOKEN or --token-file",
+            file=sys.stderr,
+        )
     try:
         return args.run(args, settings)
     except (CommandError, DataServiceError) as e:

@@ -155,3 +155,19 @@ def expire(
     "Fail every running job whose lease ran out (its trainer died or hangs); their ids."
     with self.log._session(write=True) as s:
         return _expire(s, now or datetime.now(UTC))
+
+# %% ../nbs/07b_jobs.ipynb #30676aba
+@patch
+def create_once(
+    self: JobLog,
+    request: dict,  # what to train
+) -> dict:
+    "The queued or running job for `request`, or a new one queued for it: never two pending jobs for the same request."
+    with self.log._session(write=True) as s:
+        for row in s.all("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at"):
+            if _job(row)["request"] == request:
+                return _job(row)
+        job_id, created_at = uuid.uuid4().hex[:12], _now("microseconds")
+        sql = "INSERT INTO jobs (id, state, request, created_at, stage, progress) VALUES (?, 'queued', ?, ?, '', 0.0)"
+        s.run(sql, [job_id, to_json(request), created_at])
+        return self._get(s, job_id)

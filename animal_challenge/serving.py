@@ -250,6 +250,15 @@ class TrainingJobs:
         self._wake.set()
         return job
 
+    def submit_once(
+        self,
+        request: TrainRequest,  # what to train on
+    ) -> TrainingJob:
+        "The pending job for `request` if any process queued one, else a new one (several processes start together)."
+        job = training_job(self.jobs.create_once(request.model_dump()))
+        self._wake.set()
+        return job
+
 # %% ../nbs/09_serving.ipynb #f6ef0b23
 @patch
 def work_once(self: TrainingJobs) -> bool:

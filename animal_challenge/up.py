@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from fastcore.basics import patch
 
-from .config import ENV_PREFIX, Settings
+from .config import ENV_PREFIX, Settings, settings_env
 from .contract import ApiClient, ApiError
 from .process import ServerError, ServerProcess, port_is_free
 
@@ -44,16 +44,9 @@ def child_env(
     settings: Settings,  # what the children should know
     secret: bool = True,  # pass the admin token (False for the dashboard)
 ) -> dict[str, str]:
-    "This process's environment plus every setting of `settings` as an `ANIMAL_CHALLENGE_*` variable."
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        key = f"{ENV_PREFIX}{name.upper()}"
-        if value is None or (name == "api_token" and not secret):
-            env.pop(key, None)
-            continue
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        env[key] = str(raw).lower() if isinstance(raw, bool) else str(raw)
-    return env
+    "This process's environment with `settings` on top (`config.settings_env`), the token left out unless `secret`."
+    env = {k: v for k, v in os.environ.items() if not (k == f"{ENV_PREFIX}API_TOKEN" and not secret)}
+    return env | settings_env(settings, secret)
 
 # %% ../nbs/11_up.ipynb #4dc7741a
 PORT_FLAGS = {"data service": "--data-service-port", "API": "--api-port", "dashboard": "--dashboard-port"}

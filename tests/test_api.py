@@ -22,6 +22,7 @@ from animal_challenge.api import create_app
 from animal_challenge.config import Settings
 from animal_challenge.contract import TrainRequest
 from animal_challenge.model import TRUSTED_TYPES, AnimalModel, train_model
+from animal_challenge.process import patience
 from animal_challenge.registry import LocalModelStore, ModelStore, ModelVersion
 from animal_challenge.s3store import open_store
 from animal_challenge.schema import OUTLIER, validate_points
@@ -151,7 +152,7 @@ def test_predictions_continue_when_the_s3_store_goes_down(tmp_path, service_url,
             assert "the model store is unavailable" in train.json()["detail"]
             assert client.get("/models").status_code == 503
             assert client.post(f"/models/{version.id}/activate", headers=AUTH).status_code == 503
-            assert len(client.get("/predictions").json()) == 1  # nothing stored was lost
+            assert len(client.get("/predictions", headers=AUTH).json()) == 1  # nothing stored was lost
 
 
 def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
@@ -167,7 +168,7 @@ def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
 
 
 def wait_for(http: httpx.Client, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patience(timeout)
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
@@ -199,15 +200,22 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
             first = http.get("/ready").json()["model_version"]
             assert http.get(f"/models/{first}").json()["provenance"]["service_url"] == service_url
 
-            answer = http.post("/predict", json=KANGAROO).json()
+            me = {"X-Client-Id": "end-to-end-client-01"}
+            answer = http.post("/predict", json=KANGAROO, headers=me).json()
             assert (answer["species"], answer["model_version"]) == ("kangaroo", first)
             batch = http.post("/predict/batch", json={"points": [DOG, CHICKEN, SPIDER]}).json()
             assert [p["species"] for p in batch["predictions"]] == ["dog", "chicken", "outlier"]
-            assert http.post(f"/predictions/{answer['id']}/feedback", json={"species": "kangaroo"}).status_code == 200
+            proposal = http.post(f"/predictions/{answer['id']}/feedback", json={"species": "kangaroo"}, headers=me)
+            assert proposal.json()["feedback"]["status"] == "proposed"
+            review = http.post(f"/feedback/{answer['id']}/review", json={"accept": True}, headers=AUTH)
+            assert review.json()["feedback"]["status"] == "accepted"  # only an accepted correction trains
 
             job = http.post("/models/train", json={"seed": 9, "n": 3000, "include_feedback": True}, headers=AUTH)
             assert job.status_code == 202
-            wait_for(http, lambda: http.get(f"/models/jobs/{job.json()['id']}").json()["state"] == "succeeded")
+            wait_for(
+                http, lambda: http.get(f"/models/jobs/{job.json()['id']}").json()["state"] not in ("queued", "running")
+            )
+            assert http.get(f"/models/jobs/{job.json()['id']}").json()["state"] == "succeeded"  # past the gate
             second = http.get(f"/models/jobs/{job.json()['id']}").json()["version_id"]
             assert http.post("/predict", json=DOG).json()["model_version"] == second
             assert http.get(f"/models/{second}").json()["provenance"]["n_feedback"] == 1
@@ -215,7 +223,7 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
             assert http.post(f"/models/{first}/activate", headers=AUTH).json()["active"] is True
             assert http.post("/predict", json=DOG).json()["model_version"] == first
             assert "/docs/assets/swagger-ui-bundle.js" in http.get("/docs").text
-            made = len(http.get("/predictions", params={"limit": 1000}).json())
+            made = len(http.get("/predictions", params={"limit": 1000}, headers=AUTH).json())
             assert made == 6
 
         # Restarted on the same store and history: the active version comes back, nothing stored was lost.
@@ -225,7 +233,7 @@ def test_end_to_end_with_real_servers_and_s3(tmp_path, moto_s3):
         ):
             assert http.get("/ready").json()["model_version"] == first
             assert [m["id"] for m in http.get("/models").json()] == [second, first]
-            assert len(http.get("/predictions", params={"limit": 1000}).json()) == made
+            assert len(http.get("/predictions", params={"limit": 1000}, headers=AUTH).json()) == made
             assert http.post("/predict", json=DOG).json()["id"] == made + 1
 
 

@@ -47,7 +47,8 @@ class Stack:
         self.api.stop()
 
     def api_get(self, path: str):
-        return httpx.get(self.api_url + path, timeout=10).json()
+        "The API's answer to `path`, asked as the admin (who sees every client's predictions)."
+        return httpx.get(self.api_url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +174,10 @@ def test_correct_a_prediction(page, stack):
     page.locator(".ac-feedback-id select").select_option(label=f"#{outlier_id} (outlier)")
     page.locator(".ac-feedback-species select").select_option("chicken")
     page.locator(".ac-feedback-send").click()
-    expect(page.locator(".ac-history-message")).to_contain_text(f"Prediction #{outlier_id} is recorded as chicken")
+    expect(page.locator(".ac-history-message")).to_contain_text(f"correction of prediction #{outlier_id} (chicken)")
     row = page.locator(".ac-history-table tbody tr").nth(0)
-    expect(row.locator("td").nth(9)).to_have_text("chicken")  # the "corrected to" column
-    assert stack.api_get("/predictions?species=outlier")[0]["feedback"] == "chicken"
+    expect(row.locator("td").nth(9)).to_have_text("chicken (proposed)")  # the "corrected to" column
+    assert stack.api_get("/predictions?species=outlier")[0]["feedback"]["status"] == "proposed"
 
 
 def test_retrain_needs_the_token_then_activates_the_new_version(page, stack):
@@ -227,3 +228,35 @@ def test_with_the_data_service_stopped_a_new_page_still_shows_the_training_data(
     expect(note).to_contain_text(f"Training data of model {active['id']}: {len(sample['label'])} of its")
     assert "cannot be shown" not in note.inner_text()
     context.close()
+
+
+def test_each_browser_sees_only_its_own_predictions_and_keeps_them_over_a_reload(page, stack):
+    "Two visitors (two browser contexts: two localStorages) predict different animals; each History is its own."
+    browser = page.context.browser
+    visitors = [browser.new_context(), browser.new_context()]
+    pages = [v.new_page() for v in visitors]
+    try:
+        for visitor, values in zip(pages, (ELEPHANT, NOISE), strict=True):
+            visitor.set_default_timeout(30_000)
+            visitor.goto(stack.dashboard_url)
+            visitor.locator(".ac-predict").wait_for()
+            visitor.wait_for_function("() => localStorage.getItem('animal-challenge-client-id') !== null")
+            predict(visitor, values)
+        ids = [v.evaluate("() => localStorage.getItem('animal-challenge-client-id')") for v in pages]
+        assert ids[0] != ids[1]
+        for visitor, species in zip(pages, ("elephant", "outlier"), strict=True):
+            open_tab(visitor, "History")
+            rows = visitor.locator(".ac-history-table tbody tr")
+            expect(rows).to_have_count(1)
+            expect(rows.nth(0).locator("td").nth(2)).to_have_text(species)
+        pages[0].reload()  # a new page (and kernel) in the same browser: the same id, the same history
+        pages[0].locator(".ac-predict").wait_for()
+        open_tab(pages[0], "History")
+        rows = pages[0].locator(".ac-history-table tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.nth(0).locator("td").nth(2)).to_have_text("elephant")
+        mine = [r["client_id"] for r in stack.api_get("/predictions?limit=1000")]
+        assert mine.count(ids[0]) == 1 and mine.count(ids[1]) == 1
+    finally:
+        for visitor in visitors:
+            visitor.close()
