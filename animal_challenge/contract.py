@@ -196,6 +196,7 @@ class TrainingJob(msgspec.Struct, frozen=True):
     error: Annotated[str | None, msgspec.Meta(description="Why it failed.")] = None
     started_at: str | None = None
     finished_at: str | None = None
+    owner: Annotated[str | None, msgspec.Meta(description="The process training it: host, process id, nonce.")] = None
     result: Annotated[
         dict[str, Any] | None, msgspec.Meta(description="What decided activation: the promotion gate's figures.")
     ] = None
@@ -205,7 +206,18 @@ def training_job(
     record: dict,  # a job as the history's `JobLog` keeps it
 ) -> TrainingJob:
     "The job `record` as an API answer, its request's fields at the top."
-    fields = ("id", "state", "created_at", "stage", "progress", "version_id", "error", "started_at", "finished_at")
+    fields = (
+        "id",
+        "state",
+        "created_at",
+        "stage",
+        "progress",
+        "version_id",
+        "error",
+        "started_at",
+        "finished_at",
+        "owner",
+    )
     request = {k: record["request"][k] for k in ("seed", "n", "include_feedback", "activate")}
     return TrainingJob(**{k: record[k] for k in fields}, **request, result=record.get("result"))
 

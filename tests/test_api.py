@@ -1,9 +1,11 @@
 """The REST API where the API chapter cannot go: a store that goes away, a first model trained at start, the console
 script against real servers and S3, and the docs in a real browser (every endpoint's behaviour is in 09b_api)."""
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -258,3 +260,68 @@ def test_docs_render_in_a_browser_with_no_internet(tmp_path, store):
         assert page.locator(".opblock").count() == 13  # every endpoint is listed
         browser.close()
     assert outside == []
+
+
+def test_an_api_started_with_its_store_down_serves_once_the_store_is_back(tmp_path, animal_model):
+    "S3 down when the API starts, then back: the API keeps trying and serves the active model, no restart needed."
+    port = free_port()
+    settings = Settings(data_dir=tmp_path, store="s3://models/api", s3_endpoint=f"127.0.0.1:{port}")
+    with TestClient(create_app(settings)) as client:
+        down = client.get("/ready").json()
+        assert down["status"] == "not ready" and "cannot reach the S3 server" in down["problems"]["store"]
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        moto.start()
+        try:
+            version = save_version(open_store(settings.store_location, settings, TRUSTED_TYPES), animal_model)
+            deadline = time.monotonic() + patience(10)
+            while client.get("/ready").json()["model_version"] != version.id:
+                assert time.monotonic() < deadline, "the API did not load the model once S3 was back"
+                time.sleep(0.1)
+            assert client.post("/predict", json=DOG).json()["model_version"] == version.id
+        finally:
+            moto.stop()
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    "A TCP server that accepts connections and never answers (a hung S3 endpoint); yields its port."
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_hung_store_is_reported_within_seconds_and_blamed_alone(tmp_path, store, service_url):
+    "S3 accepts connections and never answers: /models says so in at most ~3 s; /ready under 8 callers blames it alone."
+    with silent_server() as port:
+        settings = Settings(
+            data_dir=tmp_path, store="s3://models/hung", s3_endpoint=f"127.0.0.1:{port}", data_service_url=service_url
+        )
+        with TestClient(create_app(settings)) as client:
+            start = time.monotonic()
+            models = client.get("/models")
+            took = time.monotonic() - start
+            assert models.status_code == 503 and took < patience(4), (models.status_code, took)
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(lambda _: client.get("/ready"), range(8)))
+            for answer in answers:
+                body = answer.json()
+                assert set(body["problems"]) <= {"model", "store"}, body  # not the history, not the data service
+                assert "store" in body["problems"]

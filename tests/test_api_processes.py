@@ -1,0 +1,88 @@
+"""Many API processes, one truth: two `animal-challenge api` processes on one store and one history agree on the
+active version and on every training job, and a job whose process dies is marked failed by the other."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest  # noqa: F401 (fixtures)
+from servers import BIN, data_service, free_port, running
+
+from animal_challenge.config import Settings
+from animal_challenge.process import patience
+from animal_challenge.training import train_and_store
+
+TOKEN = "processes-test-token-0123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DOG = {"walks_on_n_legs": 4, "height": 0.5, "weight": 20.0, "has_wings": False, "has_tail": True}
+
+
+def wait(check, seconds: float, what: str):
+    "Poll `check` until it returns something true; fail after `seconds` (stretched on a busy machine)."
+    deadline = time.monotonic() + patience(seconds)
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_apis(tmp_path_factory):
+    "Two API processes (A and B) on one model folder and one SQLite history, a data service, a first model."
+    tmp: Path = tmp_path_factory.mktemp("processes")
+    with data_service() as service:
+        train_and_store(1, 1000, Settings(data_dir=tmp, data_service_url=service))
+        env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "ANIMAL_CHALLENGE_JOB_LEASE": "3"}
+        urls, procs = [], []
+        for _ in range(2):
+            port = free_port()
+            cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp)]
+            cmd += ["--data-service-url", service]
+            urls.append(f"http://127.0.0.1:{port}")
+            procs.append(running(cmd, urls[-1] + "/health", env, name=f"API {len(urls)}"))
+        with procs[0] as a, procs[1] as b:
+            yield {"urls": urls, "servers": (a, b)}
+
+
+def active(url: str) -> str:
+    return httpx.get(url + "/models/active", timeout=10).json()["id"]
+
+
+def job(url: str, job_id: str) -> dict:
+    return httpx.get(f"{url}/models/jobs/{job_id}", timeout=10).json()
+
+
+def test_a_job_started_on_one_is_followed_on_the_other_and_both_serve_its_version(two_apis):
+    a, b = two_apis["urls"]
+    assert active(a) == active(b)
+    started = httpx.post(a + "/models/train", json={"seed": 3, "n": 1000}, headers=AUTH, timeout=10).json()
+    seen = job(b, started["id"])  # the other process knows the job
+    assert (seen["id"], seen["seed"]) == (started["id"], 3)
+    done = wait(lambda: (j := job(b, started["id"]))["state"] not in ("queued", "running") and j, 120, "the job ended")
+    assert done["state"] == "succeeded", done
+    finished = time.monotonic()
+    wait(lambda: active(a) == done["version_id"] == active(b), 2, "both serve the new version")
+    assert time.monotonic() - finished < patience(2)
+    for url in (a, b):
+        assert httpx.post(url + "/predict", json=DOG, timeout=10).json()["model_version"] == done["version_id"]
+
+
+def test_an_activation_through_one_is_served_by_the_other_within_two_seconds(two_apis):
+    a, b = two_apis["urls"]
+    versions = httpx.get(a + "/models", timeout=10).json()
+    other = next(v["id"] for v in versions if not v["active"])
+    assert httpx.post(f"{b}/models/{other}/activate", headers=AUTH, timeout=10).status_code == 200
+    wait(lambda: active(a) == other, 2, "A serves the version activated through B")
+
+
+def test_a_job_whose_process_dies_is_marked_failed_by_the_other(two_apis):
+    urls, servers = two_apis["urls"], two_apis["servers"]
+    started = httpx.post(urls[0] + "/models/train", json={"seed": 4, "n": 200_000}, headers=AUTH, timeout=10).json()
+    running_job = wait(lambda: (j := job(urls[1], started["id"]))["state"] == "running" and j, 60, "the job started")
+    trainer = next(k for k, s in enumerate(servers) if f":{s.proc.pid}:" in running_job["owner"])
+    os.killpg(servers[trainer].proc.pid, signal.SIGKILL)  # the process training it dies, mid-fit
+    survivor = urls[1 - trainer]
+    failed = wait(lambda: (j := job(survivor, started["id"]))["state"] == "failed" and j, 30, "the dead job failed")
+    assert "stopped renewing the lease" in failed["error"]
