@@ -25,7 +25,7 @@ from litestar.exceptions import (
 from litestar.exceptions.responses import create_exception_response
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import ENV_PREFIX
@@ -76,8 +76,8 @@ def caller(
     request: Request,
     client_id: Annotated[
         str | None,
-        Parameter(
-            header=CLIENT_HEADER,
+        HeaderParameter(
+            name=CLIENT_HEADER,
             description="Your client id: 16 to 64 of A-Z a-z 0-9 _ -, random, kept by your client. It records what you "
             "send and scopes what you read to it.",
         ),

@@ -9,9 +9,7 @@ A server that freezes ignores SIGTERM; `serving` then kills its process group, s
 """
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,17 +21,18 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 import pytest
-from servers import BIN, free_port, wait_until_up
+from servers import BIN, free_port
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from widget_protocol import WidgetClient, kernel_id_of, shut_down
 
 from animal_challenge.config import Settings
-from animal_challenge.dashboard import dashboard_env, voila_command
+from animal_challenge.dashboard_server import dashboard_env, voila_command
+from animal_challenge.process import ServerProcess, patience
 
 API_DOWN = "http://127.0.0.1:9"  # nothing listens there
 ANSWER_WITHIN = 2.0  # seconds a static file, or the first byte of a page, may take after an attack
 GROWTH_MB = 50  # the server's memory may grow this much during an attack (it froze growing by 40-70 MB a second)
-STARTUP = 180  # seconds Voila may take to answer at all: ~5 s on a quiet machine, many more on a busy one
+STARTUP = 60  # seconds Voila may take to answer at all on a quiet machine (~5 s); `patience` stretches it when busy
 FREEZE = (2**62).to_bytes(8, "little") + bytes(32)  # a v1 frame whose offset count is 2**62
 
 
@@ -51,7 +50,7 @@ class Served:
 
     def wait_for_log(self, text: str, count: int = 1, timeout: float = 90.0) -> None:
         "Wait until `text` appears `count` times in the server's log."
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience(timeout)
         while self.log_count(text) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not {count} times in the server's log within {timeout} s")
@@ -154,19 +153,13 @@ def dechunk(body: bytes) -> bytes:
 
 @contextmanager
 def serving(cmd: list[str], url: str, log: Path, env: dict | None = None) -> Iterator[Served]:
-    "`servers.running`, keeping the server's output in `log` (the tests wait on its lines) and waiting longer to start."
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    "A `ServerProcess` keeping its output in `log` (the tests wait on its lines); a frozen one is killed at the end."
+    server = ServerProcess("dashboard", cmd, url + "voila/static/voila.js", env, log).start()
     try:
-        wait_until_up(url + "voila/static/voila.js", proc, timeout=STARTUP)
-        yield Served(url, proc.pid, log)
+        server.wait_ready(STARTUP)
+        yield Served(url, server.proc.pid, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a frozen server ignores SIGTERM
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        server.stop(grace=10)  # a frozen server ignores SIGTERM: then SIGKILL
 
 
 def close_code(client: WidgetClient, timeout: float = 20.0) -> tuple[int, str]:
@@ -352,3 +345,46 @@ def test_idle_kernels_are_culled_and_the_pool_refills_in_their_room(small, visit
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v", "-s"]))
+
+
+@pytest.fixture(scope="module")
+def guarded_stack(tmp_path_factory) -> Iterator[tuple[str, Served]]:
+    "A real API with a model and an admin token, and a dashboard over it that holds no token (as `up` runs it)."
+    from servers import data_service, running
+
+    from animal_challenge.training import train_and_store
+
+    tmp = tmp_path_factory.mktemp("stack")
+    with data_service() as service:
+        train_and_store(1, 1000, Settings(data_dir=tmp, data_service_url=service))
+        api_port, port = free_port(), free_port()
+        api = f"http://127.0.0.1:{api_port}"
+        cmd = [str(BIN / "animal-challenge"), "api", "--port", str(api_port), "--data-dir", str(tmp)]
+        env = {**os.environ, "ANIMAL_CHALLENGE_API_TOKEN": "the-admin-token-0123456789"}
+        with running([*cmd, "--data-service-url", service], api + "/health", env, name="API"):
+            # the settings hold the admin token, as `up`'s did: the dashboard must not hand it to its kernels
+            settings = Settings(api_url=api, dashboard_port=port, api_token=env["ANIMAL_CHALLENGE_API_TOKEN"])
+            url, log = f"http://127.0.0.1:{port}/", tmp / "voila.log"
+            with serving(voila_command(settings), url, log, dashboard_env(settings, base={**env})) as served:
+                yield api, served
+
+
+def test_clicking_every_button_of_a_fresh_page_changes_no_model(guarded_stack):
+    "An anonymous visitor speaking the widget protocol presses Train, Activate, Accept... : nothing changes."
+    api, served = guarded_stack
+    before = httpx.get(api + "/models", timeout=10).json()
+    page = served.page()
+    with WidgetClient.connect(served.url, page.kernel_id) as visitor:
+        (choice,) = visitor.find("DropdownModel", css_class="ac-activate-version")
+        buttons = visitor.find("ButtonModel")
+        assert len(buttons) >= 10
+        for button in buttons:  # Models' Refresh first fills the Version choice, so Activate has a version to try
+            visitor.click(button)
+        visitor.set_value(choice, before[-1]["id"])  # even an inactive version chosen: Activate still needs the token
+        for button in buttons:
+            visitor.click(button)
+        refused = visitor.updates(timeout=30, until=lambda u: "needs its admin token" in str(u["state"].get("value")))
+    assert "needs its admin token: type it in the Token field" in refused[-1]["state"]["value"]
+    after = httpx.get(api + "/models", timeout=10).json()
+    assert [(v["id"], v["active"]) for v in after] == [(v["id"], v["active"]) for v in before]
+    served.leave()
