@@ -325,3 +325,17 @@ def test_a_hung_store_is_reported_within_seconds_and_blamed_alone(tmp_path, stor
                 body = answer.json()
                 assert set(body["problems"]) <= {"model", "store"}, body  # not the history, not the data service
                 assert "store" in body["problems"]
+
+
+def test_a_flood_from_one_address_is_cut_off_while_another_is_served(tmp_path, store):
+    "Over real HTTP: one address (127.0.0.2) floods /predict past its limit and gets 429s; 127.0.0.1 is still served."
+    app = create_app(Settings(data_dir=tmp_path, api_token=TOKEN, rate_predict=50), store=store)
+    with serving(app) as url:
+        flood = httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10)
+        other = httpx.Client(base_url=url, timeout=10)
+        statuses = [flood.post("/predict", json=DOG).status_code for _ in range(80)]
+        assert statuses.count(200) == 50 and statuses[-1] == 429
+        refused = flood.post("/predict", json=DOG)
+        assert "too many requests from your address: at most 50 a minute" in refused.json()["detail"]
+        assert other.post("/predict", json=DOG).status_code == 200
+        assert app.state.log.count() == 51  # what was refused was not stored
