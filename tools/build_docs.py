@@ -22,6 +22,7 @@ installed, and this otherwise.
 
 import argparse
 import base64
+import inspect
 import os
 import re
 import shutil
@@ -171,8 +172,26 @@ class TableRenderer(showdoc.BasicMarkdownRenderer):
         if self.docs:
             doc += "\n\n" + re.sub(r"^(\s*)(.+)", r"\1*\2*", self.docs, count=1)
         if table.has_docment:
-            doc += f"\n\n{{.showdoc-params}}\n{table._repr_markdown_()}"
+            doc += f"\n\n{{.showdoc-params}}\n{params_table(table)}"
         return doc
+
+
+def params_table(table: DocmentTbl) -> str:
+    "fastcore's docments table, with a `|` in a cell (`Settings | None`) escaped so that it stays one cell."
+
+    def text(o) -> str:
+        return ("" if o is inspect.Parameter.empty else getattr(o, "__name__", str(o))).replace("|", "\\|")
+
+    def row(cells) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    columns = table._columns
+    lines = [row(["  ", *(f"**{t}**" for t in columns.values())]), row(["--"] * (len(columns) + 1))]
+    lines += [row(text(c) for c in cells) for cells in table._row_list]
+    if table.has_return:
+        returns = [text(table.dm["return"][c]) for c in columns]
+        lines.append(row(["**Returns**", *(f"**{r}**" if r.strip() else r for r in returns)]))
+    return "\n".join(lines)
 
 
 def _one_line(sig: str, width: int) -> str:
