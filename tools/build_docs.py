@@ -336,6 +336,37 @@ def toctree(groups: list[tuple[str | None, list[str]]]) -> str:
     return "\n\n".join(trees)
 
 
+def render_all(notebooks: list[str], execute: bool, jobs: int) -> dict[str, tuple[str, dict[str, bytes]]]:
+    "Every chapter's page and figures, `jobs` chapters at a time; one that fails meanwhile runs once more alone."
+    done, failed = {}, {}
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {nb_name: pool.submit(render_chapter, nb_name, execute) for nb_name in notebooks}
+        for nb_name, future in futures.items():
+            try:
+                md, files, seconds = future.result()
+            except Exception as e:
+                failed[nb_name] = e
+            else:
+                done[nb_name] = md, files
+                print(f"{nb_name}: {seconds:.1f} s", flush=True)
+    if failed and jobs > 1:  # a chapter with a tight timeout can miss it while another chapter has the CPU
+        with ProcessPoolExecutor(max_workers=1) as pool:  # a fresh process, nothing else of the build running
+            for nb_name, e in list(failed.items()):
+                print(f"{nb_name} failed beside other chapters ({type(e).__name__}: {e}); running it alone", flush=True)
+                try:
+                    md, files, seconds = pool.submit(render_chapter, nb_name, execute).result()
+                except Exception as again:
+                    failed[nb_name] = again
+                else:
+                    del failed[nb_name]
+                    done[nb_name] = md, files
+                    print(f"{nb_name}: {seconds:.1f} s", flush=True)
+    for nb_name, e in failed.items():
+        traceback.print_exception(e)
+        raise SystemExit(f"building the docs failed in {nb_name}: {type(e).__name__}: {e}")
+    return {nb_name: done[nb_name] for nb_name in notebooks}
+
+
 def build(out: Path, execute: bool = True, jobs: int = 2, src: Path | None = None) -> list[Path]:
     "Build the site into `out` (its MyST sources into `src`, or a temporary folder); the chapters' pages, in order."
     from sphinx.cmd.build import build_main
@@ -347,22 +378,12 @@ def build(out: Path, execute: bool = True, jobs: int = 2, src: Path | None = Non
             shutil.rmtree(src)
         src.mkdir(parents=True)
         sources = {}
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(render_chapter, nb_name, execute) for nb_name in notebooks]
-            for nb_name, future in zip(notebooks, futures, strict=True):
-                try:
-                    md, files, seconds = future.result()
-                except Exception as e:  # the worker's traceback, then which chapter it was
-                    traceback.print_exception(e)
-                    for f in futures:
-                        f.cancel()
-                    raise SystemExit(f"building the docs failed in {nb_name}: {type(e).__name__}: {e}") from None
-                print(f"{nb_name}: {seconds:.1f} s", flush=True)
-                if nb_name == "index.ipynb":
-                    md += "\n" + toctree(sidebar()) + "\n"
-                sources[Path(page_name(nb_name)).with_suffix(".md").name] = md
-                for name, data in files.items():
-                    (src / name).write_bytes(data)
+        for nb_name, (md, files) in render_all(notebooks, execute, jobs).items():
+            if nb_name == "index.ipynb":
+                md += "\n" + toctree(sidebar()) + "\n"
+            sources[Path(page_name(nb_name)).with_suffix(".md").name] = md
+            for name, data in files.items():
+                (src / name).write_bytes(data)
         for name, md in drop_missing_anchors(sources).items():
             (src / name).write_text(md)
         for asset in (ROOT / "nbs").iterdir():  # screenshots and figures the notebooks' prose refers to
