@@ -28,7 +28,7 @@ myst_enable_extensions = ["attrs_block", "attrs_inline"]
 myst_heading_anchors = 6  # every heading gets an anchor, also the API reference's (show_doc uses levels 3 and 4)
 
 sys.path.insert(0, str(Path(__file__).parent))
-myst_heading_slug_func = "anchors.heading_id"  # as Quarto names anchors, so nbdev's links land
+myst_heading_slug_func = "site_anchors.heading_id"  # as Quarto names anchors, so nbdev's links land
 suppress_warnings = ["myst.header"]  # show_doc headings may sit one level deeper than the heading before them
 
 html_theme = "furo"
