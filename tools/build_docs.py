@@ -7,7 +7,8 @@ permalinks that show on hover:
 
 1. the chapters are the notebooks of the `_quarto.yml` sidebar, in its order (the one list of chapters: Sphinx's
    navigation is generated from it on every build);
-2. every chapter is executed as `nbdev_test` does (cells marked `#| eval: false` skipped), two at a time;
+2. every chapter is executed as `nbdev_test` does (cells marked `#| eval: false` skipped), two at a time (one that
+   fails beside another runs once more alone, and the log says so);
 3. nbdev's own docs processors run on it (directives applied, hidden cells dropped, `show_doc` API reference
    added for every exported symbol, with the parameters documented by docments comments as a table);
 4. each notebook becomes a MyST Markdown page: prose as written, code as code blocks, markdown outputs (the API
