@@ -31,7 +31,7 @@ fmt: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py
 
-docs: $(STAMP)  ## the documentation site in _docs/ (nbdev_docs where Quarto is installed)
+docs: $(STAMP)  ## the documentation site in _docs/: nbdev_docs where Quarto is installed, else Sphinx (tools/build_docs.py)
 	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else $(BIN)/python tools/build_docs.py; fi
 
 clean:
