@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['DEPENDENCIES', 'ERROR_STATUS', 'EXCEPTION_HANDLERS', 'BODY_ERRORS', 'CONTROLLERS', 'TRAIN_IF_EMPTY', 'GRACE',
-           'api_state', 'provide_store', 'answer_error', 'name_bad_fields', 'lifespan', 'swagger_assets',
-           'openapi_config', 'forbid_extra_fields', 'create_app', 'ServiceController', 'PredictController',
-           'visible_to', 'PredictionController', 'FeedbackController', 'ModelController', 'ServeError',
-           'app_from_environment', 'serve']
+           'api_state', 'provide_store', 'Conflict', 'UnsupportedMediaType', 'answer_error', 'name_bad_fields',
+           'lifespan', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'create_app', 'ServiceController',
+           'PredictController', 'visible_to', 'PredictionController', 'FeedbackController', 'ModelController',
+           'ServeError', 'app_from_environment', 'serve']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,6 +83,7 @@ from animal_challenge.history import (
     UnknownPrediction,
     open_history,
 )
+from .metrics import ScrapedState, count_answers, measure_requests, scrape
 from .model import TRUSTED_TYPES
 from .process import port_is_free
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
@@ -170,6 +172,18 @@ DEPENDENCIES["store"] = Provide(provide_store, sync_to_thread=True)
 DEPENDENCIES["caller"] = Provide(caller, sync_to_thread=False)  # the client id and whether it is the admin
 
 # %% ../nbs/09b_api.ipynb #cb7693f3
+class Conflict(ClientException):
+    "409: the request contradicts what is stored (a version that must not be served, a correction already made)."
+
+    status_code = 409
+
+
+class UnsupportedMediaType(ClientException):
+    "415: a body that is not JSON (`security.guard_requests` answers it before any handler)."
+
+    status_code = 415
+
+
 ERROR_STATUS: dict[type[Exception], int] = {
     Unavailable: 503,  # a part the request needs is down: no model, the history
     HistoryError: 503,  # the history cannot be read or written
@@ -316,7 +330,9 @@ def create_app(
         request_max_body_size=batch_body_limit(settings.max_batch),
     )
     forbid_extra_fields(app)
-    return guarded(app)
+    app = guarded(app)
+    app.asgi_handler = measure_requests(app.asgi_handler)  # outermost: refusals are counted too
+    return app
 
 # %% ../nbs/09b_api.ipynb #016b850b
 class ServiceController(Controller):
@@ -328,6 +344,12 @@ class ServiceController(Controller):
     def home(self) -> Redirect:
         "The docs."
         return Redirect("/docs")
+
+    @get("/metrics", sync_to_thread=True, media_type="text/plain")
+    def metrics(self, active: NamedDependency[ActiveModel], log: NamedDependency[PredictionLog]) -> Response[bytes]:
+        "Prometheus metrics: requests, predictions, outliers, training jobs, the active model, the history's size."
+        body, media_type = scrape(ScrapedState(lambda: active.version_id, log.count))
+        return Response(body, media_type=media_type)
 
     @get("/health", sync_to_thread=False)
     def health(self) -> dict[str, str]:
@@ -348,7 +370,8 @@ class ServiceController(Controller):
         return Response(Readiness(status, active.version_id, found, job), status_code=200 if serving else 503)
 
 # %% ../nbs/09b_api.ipynb #4b40da0a
-BODY_ERRORS = [ValidationException, RequestEntityTooLarge, ServiceUnavailableException]  # what a prediction may answer
+BODY_ERRORS = [ValidationException, RequestEntityTooLarge, UnsupportedMediaType, TooManyRequestsException]
+BODY_ERRORS += [ServiceUnavailableException]  # what a prediction may answer, besides itself
 
 
 class PredictController(Controller):
@@ -375,6 +398,7 @@ class PredictController(Controller):
         point = vars(data)
         answer = model.predict_one(point)
         pid = await writer.record(point, answer, version.id, caller.client_id)
+        count_answers([answer["species"]], [answer["reasons"]])
         return Prediction(*(answer[c] for c in OUTPUTS), pid, version.id)
 
     @post(
@@ -396,7 +420,9 @@ class PredictController(Controller):
         if len(data.points) > settings.max_batch:
             message = f"a batch holds at most {settings.max_batch} points, this one has {len(data.points)}: split it"
             raise ValidationException(message, extra=[{"key": "points", "message": message}])
-        return classify(active, log, data.points, caller.client_id)
+        batch = classify(active, log, data.points, caller.client_id)
+        count_answers([p.species for p in batch.predictions], [p.reasons for p in batch.predictions])
+        return batch
 
 # %% ../nbs/09b_api.ipynb #24228ef3
 def visible_to(
@@ -441,7 +467,7 @@ class PredictionController(Controller):
         "/{prediction_id:int}/feedback",
         status_code=200,
         sync_to_thread=True,
-        raises=[ValidationException, NotFoundException, PermissionDeniedException],
+        raises=[*BODY_ERRORS, NotFoundException, PermissionDeniedException, Conflict],
         opt={"body": FeedbackRequest, "rate_limit": "feedback"},
     )
     def feedback(
@@ -478,7 +504,7 @@ class FeedbackController(Controller):
         "/{prediction_id:int}/review",
         status_code=200,
         sync_to_thread=True,
-        raises=[ValidationException, NotFoundException, NotAuthorizedException, PermissionDeniedException],
+        raises=[*BODY_ERRORS, NotFoundException, NotAuthorizedException, PermissionDeniedException, Conflict],
         opt={"body": Review},
     )
     def review(
@@ -521,7 +547,13 @@ class ModelController(Controller):
         "/{version_id:str}/activate",
         status_code=200,
         sync_to_thread=True,
-        raises=[NotAuthorizedException, PermissionDeniedException, NotFoundException, ServiceUnavailableException],
+        raises=[
+            NotAuthorizedException,
+            PermissionDeniedException,
+            NotFoundException,
+            ServiceUnavailableException,
+            Conflict,
+        ],
         **ADMIN,
     )
     def activate(
@@ -537,7 +569,7 @@ class ModelController(Controller):
         "/train",
         status_code=202,
         sync_to_thread=True,
-        raises=[ValidationException, NotAuthorizedException, PermissionDeniedException, ServiceUnavailableException],
+        raises=[*BODY_ERRORS, NotAuthorizedException, PermissionDeniedException],
         opt={"body": TrainRequest},
         **ADMIN,
     )
@@ -595,6 +627,8 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     os.environ.update(settings_env(settings) | {TRAIN_IF_EMPTY: "1" if train_if_empty else "0"})
+    if settings.workers > 1:  # the workers count into one folder, which /metrics sums (set before they import)
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="animal-challenge-metrics-"))
     url, workers = f"http://{settings.host}:{settings.api_port}", settings.workers
     processes = f" in {workers} processes" if workers > 1 else ""
     logging.getLogger(__name__).info("serving the API at %s%s (docs at %s/docs; Ctrl-C to stop)", url, processes, url)

@@ -75,19 +75,21 @@ def _is_admin(connection: ASGIConnection) -> bool:
 def caller(
     request: Request,
     client_id: Annotated[
-        str | None,
+        str,
         HeaderParameter(
             name=CLIENT_HEADER,
+            required=False,
             description="Your client id: 16 to 64 of A-Z a-z 0-9 _ -, random, kept by your client. It records what you "
-            "send and scopes what you read to it.",
+            "send and scopes what you read to it. Without it you are anonymous.",
+            schema_extra={"pattern": f"^{CLIENT_ID.pattern}$"},  # documented; checked below, to name the header
         ),
-    ] = None,
+    ] = "",
 ) -> Caller:
     "Dependency: the request's `Caller`; a 400 naming the header for a malformed client id."
-    if client_id is not None and not CLIENT_ID.fullmatch(client_id):
+    if CLIENT_HEADER in request.headers and not CLIENT_ID.fullmatch(client_id):  # present, even empty: checked
         message = "must be 16 to 64 characters of A-Z, a-z, 0-9, _ and - (a random id the client keeps)"
         raise ValidationException(f"{CLIENT_HEADER} {message}", extra=[{"key": CLIENT_HEADER, "message": message}])
-    return Caller(client_id, _is_admin(request))
+    return Caller(client_id or None, _is_admin(request))
 
 # %% ../nbs/09a_security.ipynb #342789c7
 def require_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:

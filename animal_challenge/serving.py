@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -29,6 +30,7 @@ from .config import Settings
 from .contract import BatchPrediction, Prediction, TrainingJob, TrainRequest, training_job
 from .history import HistoryError, NotJobOwner, PredictionLog
 from .jobs import JobLog
+from .metrics import JOBS, TRAINING
 from .model import TRUSTED_TYPES
 from .registry import ModelStore, ModelStoreError, ModelVersion
 from .s3store import open_store
@@ -304,7 +306,7 @@ def stop(self: TrainingJobs) -> None:
 def _run(self: TrainingJobs, job: dict) -> None:
     "Train the claimed `job` to its end, recording its stages and how it ended."
     job_id, request, jobs, owner = job["id"], job["request"], self.jobs, self.owner
-    self.running, done = job_id, threading.Event()
+    self.running, done, began = job_id, threading.Event(), time.monotonic()
 
     def renew() -> None:
         while not done.wait(jobs.lease_s / 4):
@@ -337,12 +339,15 @@ def _run(self: TrainingJobs, job: dict) -> None:
                 self.active.swap(candidate, store.activate(version.id))
                 state = "succeeded"
         jobs.finish(job_id, owner, state, stage="done", progress=1.0, result=result)
+        JOBS.labels(state).inc()
+        TRAINING.observe(time.monotonic() - began)
     except NotJobOwner:
         logging.getLogger(__name__).warning("training job %s was taken from this process (its lease ran out)", job_id)
     except Exception as e:
         logging.getLogger(__name__).exception("training job %s failed", job_id)
         with suppress(NotJobOwner, HistoryError):
             jobs.finish(job_id, owner, "failed", error=f"{type(e).__name__}: {e}")
+            JOBS.labels("failed").inc()
     finally:
         done.set()
         self.running = None

@@ -27,8 +27,10 @@ def api(tmp_path_factory, animal_model):  # noqa: F811
     port = free_port()
     with data_service() as service_url:
         cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--store", str(tmp / "models")]
-        cmd += ["--db", str(tmp / "history.sqlite"), "--data-service-url", service_url, "--token", TOKEN]
-        with running(cmd, f"http://127.0.0.1:{port}/health"):
+        cmd += ["--db", str(tmp / "history.sqlite"), "--data-service-url", service_url]
+        # eight clients on one address: lift the per-address limits (a rate limit is its own test)
+        env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "ANIMAL_CHALLENGE_RATE_BATCH": "100000"}
+        with running(cmd, f"http://127.0.0.1:{port}/health", env | {"ANIMAL_CHALLENGE_RATE_PREDICT": "100000"}):
             yield f"http://127.0.0.1:{port}", store, first.id, tmp / "history.sqlite"
 
 

@@ -24,7 +24,8 @@ def base_url(tmp_path_factory, animal_model):  # noqa: F811
     tmp = tmp_path_factory.mktemp("fuzz")
     store = LocalModelStore(tmp / "models", trusted=TRUSTED_TYPES)
     save_version(store, animal_model)
-    config = Settings(data_dir=tmp, api_token=TOKEN, max_batch=100)
+    limits = {"rate_predict": 10**6, "rate_batch": 10**6, "rate_feedback": 10**6}  # fuzzing is a flood
+    config = Settings(data_dir=tmp, api_token=TOKEN, max_batch=100, **limits)
     app = create_app(config, store=store, trainer=instant_trainer(animal_model))
     with serving(app) as url:
         # Training only checks that the data service answers HTTP: let the API itself answer.
@@ -33,6 +34,10 @@ def base_url(tmp_path_factory, animal_model):  # noqa: F811
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same 40 examples on every run, so CI passes or fails on the code, not on the draw.
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_spec(case, base_url):
-    case.call_and_validate(base_url=base_url, headers=AUTH)
+    # The admin token replaces whatever token was drawn, so admin routes are reached; a case that leaves the
+    # header out on purpose (a negative case) keeps it out, or the API would be blamed for accepting it.
+    headers = AUTH if "Authorization" in (case.headers or {}) else {}
+    case.call_and_validate(base_url=base_url, headers=headers)
