@@ -24,18 +24,15 @@ WORKDIR /src
 COPY settings.ini setup.py README.md constraints.txt ./
 COPY animal_challenge ./animal_challenge
 # Exactly the versions the tests passed with; a regular (non-editable) install, so /src is not needed afterwards.
-# Test suites of the dependencies are deleted, and bytecode is compiled only for the modules that serving imports
-# (the API, the dashboard and its kernel); anything else still imports, compiled in memory when first used.
+# The dependencies' own test suites go (~110 MB with their bytecode). The rest keeps its bytecode: without it every
+# start of the API, of Voila and of each dashboard kernel compiled what it imports again (~1.5 s more CPU for the API).
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then cat /etc/ssl/certs/ca-certificates.crt /run/secrets/ca > /tmp/ca.pem \
         && export PIP_CERT=/tmp/ca.pem; fi \
     && python -m venv --without-pip /opt/venv \
-    && pip --python /opt/venv/bin/python install --no-compile --constraint constraints.txt . \
+    && pip --python /opt/venv/bin/python install --constraint constraints.txt . \
     && rm -f /tmp/ca.pem \
-    && find /opt/venv/lib -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
-    && /opt/venv/bin/python -c "import animal_challenge.cli, animal_challenge.api, animal_challenge.dashboard, \
-        voila.app, ipykernel.kernelapp, matplotlib_inline.backend_inline, uvicorn.main, uvicorn.loops.auto, \
-        uvicorn.protocols.http.auto, uvicorn.protocols.websockets.auto, uvicorn.lifespan.on"
+    && find /opt/venv/lib -depth -type d \( -name tests -o -name test \) -exec rm -rf {} +
 
 FROM python:3.11.11-slim-bookworm
 

@@ -4,6 +4,7 @@ every reference resolved, Dockerfiles linted, and the commands and variables the
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -106,7 +107,7 @@ def test_container_commands_exist_and_accept_their_flags(command):
 
 def test_every_variable_the_containers_set_is_read_by_the_programs():
     texts = [(ROOT / "docker-compose.yml").read_text(), (ROOT / ".env.example").read_text()]
-    texts += [p.read_text() for p in DOCKERFILES]
+    texts += [p.read_text() for p in [*DOCKERFILES, ROOT / "deploy" / "healthcheck.py"]]
     names = set(re.findall(r"\b(ANIMAL_CHALLENGE_\w+|ANIMAL_DATA_SERVICE_\w+)\b", "\n".join(texts)))
     settings = {f"ANIMAL_CHALLENGE_{f.upper()}" for f in Settings.model_fields}
     service_help = subprocess.run([BIN / "animal-data-service", "run", "--help"], capture_output=True, text=True).stdout
@@ -359,6 +360,28 @@ def test_health_checks_follow_the_port_the_environment_sets(name, path):
     assert subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode == 1  # nothing answers
     with answering(other, path):  # another server on another port (host networking) does not make this one healthy
         assert subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode == 1
+
+
+def test_health_check_reads_the_settings_the_package_defines():
+    from animal_challenge.config import ENV_PREFIX, Settings
+
+    assert HEALTHCHECK.PREFIX == ENV_PREFIX  # spelt out in the script so that its fast path needs no pydantic
+    assert set(HEALTHCHECK.PORTS.values()) <= set(Settings.model_fields)
+
+
+def test_health_check_asks_settings_when_the_environment_leaves_the_port_out(monkeypatch):
+    port = free_port()
+    cmd, env = compose_healthcheck("dashboard", port)
+    del env["ANIMAL_CHALLENGE_DASHBOARD_PORT"]
+    env["animal_challenge_dashboard_port"] = str(port)  # pydantic-settings matches names case-insensitively
+    with answering(port, "/voila/static/voila.js") as asked:
+        assert subprocess.run(cmd, env=env, timeout=30).returncode == 0
+    assert asked == ["/voila/static/voila.js"]
+    for name in [n for n in os.environ if n.upper().startswith("ANIMAL_CHALLENGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ANIMAL_CHALLENGE_HOST", "0.0.0.0")  # the image's; no port: the package's defaults
+    assert HEALTHCHECK.url_of("api") == "http://127.0.0.1:8000/health"
+    assert HEALTHCHECK.url_of("dashboard") == "http://127.0.0.1:8866/voila/static/voila.js"
 
 
 def test_health_check_paths_are_served_by_the_real_servers(monkeypatch):
