@@ -29,7 +29,8 @@ py_versions = ["3.11", "3.12", "3.13"]
 
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
-min_python = cfg["min_python"]
+min_python = cfg["min_python"]  # a patch release (3.11.5) when a pinned package needs one
+min_minor = ".".join(min_python.split(".")[:2])  # the classifiers name minor releases only
 console_scripts = [s for s in cfg.get("console_scripts", "").split() if s]
 
 with open("README.md", encoding="utf-8") as f:
@@ -43,7 +44,7 @@ setuptools.setup(
         "Intended Audience :: " + cfg["audience"].title(),
         "Natural Language :: " + cfg["language"].title(),
     ]
-    + [f"Programming Language :: Python :: {v}" for v in py_versions[py_versions.index(min_python) :]],
+    + [f"Programming Language :: Python :: {v}" for v in py_versions[py_versions.index(min_minor) :]],
     url=cfg["git_url"],
     packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
     include_package_data=True,
