@@ -205,10 +205,11 @@ class NoDevTools(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in {sorted(DEV_TOOLS)!r}:
             raise ImportError(f"{{name}} is a dev tool")
 sys.meta_path.insert(0, NoDevTools())
-import animal_challenge.cli, animal_challenge.api, animal_challenge.dashboard, voila.app, ipykernel.kernelapp
+import animal_challenge.cli, animal_challenge.api, animal_challenge.dashboard, animal_challenge.dashboard_server
+import voila.app, ipykernel.kernelapp
 from animal_challenge.config import Settings
 from jupyter_client.kernelspec import KernelSpecManager
-print(animal_challenge.dashboard.voila_command(Settings())[2], sorted(KernelSpecManager().find_kernel_specs()))
+print(animal_challenge.dashboard_server.voila_command(Settings())[2], sorted(KernelSpecManager().find_kernel_specs()))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -384,14 +385,15 @@ def test_health_check_asks_settings_when_the_environment_leaves_the_port_out(mon
     assert HEALTHCHECK.url_of("dashboard") == "http://127.0.0.1:8866/voila/static/voila.js"
 
 
-def test_health_check_paths_are_served_by_the_real_servers(monkeypatch):
+def test_health_check_paths_are_served_by_the_real_servers(monkeypatch, tmp_path):
     from voila.paths import collect_static_paths
 
-    from animal_challenge.api import health
-    from animal_challenge.dashboard import TEMPLATE, template_root
+    from animal_challenge.api import create_app
+    from animal_challenge.config import Settings
+    from animal_challenge.dashboard_server import TEMPLATE, template_root
 
     assert HEALTHCHECK.PATHS == {"api": "/health", "dashboard": "/voila/static/voila.js"}
-    assert health.paths == {"/health"}
+    assert "/health" in {route.path for route in create_app(Settings(data_dir=tmp_path)).routes}
     monkeypatch.setenv("JUPYTER_PATH", str(template_root()))  # as the dashboard runs Voila
     static = collect_static_paths(["voila", "nbconvert"], TEMPLATE)  # what Voila serves at /voila/static/
     assert [p for p in static if (Path(p) / "voila.js").is_file()]
