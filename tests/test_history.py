@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from postgres import create_database, drop_database, postgres_server
 
+from animal_challenge import bulk
 from animal_challenge.history import (
     FeedbackConflict,
     HistoryError,
@@ -229,28 +230,26 @@ def test_no_accepted_feedback_gives_an_empty_frame_with_the_columns(log):
 def test_window_species_over_time_and_export(log):
     a = log.record(*batch(3, "dog"), "m1", client_id="a")
     b = log.record(*batch(2, "chicken"), "m2", client_id="b")
-    window = log.window(4)
+    window = bulk.window(log, 4)
     assert window.species.tolist() == ["dog", "dog", "chicken", "chicken"]
     assert list(window.columns) == [*DOG, "species", "model_version", "created_at"]
     assert window.has_wings.dtype == bool and window.walks_on_n_legs.dtype == "int64"
     backdate(log, 2, a[-1])  # a's rows, two days ago
-    days = log.species_over_time("day", everyone=True)
+    days = bulk.species_over_time(log, "day", everyone=True)
     assert days[["species", "count"]].values.tolist() == [["dog", 3], ["chicken", 2]]
     assert days.start.iloc[0] < days.start.iloc[1] and str(days.start.dt.tz) == "UTC"
-    assert log.species_over_time("hour", client_id="b")[["species", "count"]].values.tolist() == [["chicken", 2]]
-    assert len(log.species_over_time("minute")) == 0
-    assert [r["id"] for r in log.export(client_id="a")] == a
-    assert [r["id"] for r in log.export(everyone=True)] == a + b
-    assert list(log.export()) == []
-    assert next(log.export(client_id="b")) == log.get(b[0])
+    assert bulk.species_over_time(log, "hour", client_id="b")[["species", "count"]].values.tolist() == [["chicken", 2]]
+    assert len(bulk.species_over_time(log, "minute")) == 0
+    assert [r["id"] for r in bulk.export(log, client_id="a")] == a
+    assert [r["id"] for r in bulk.export(log, everyone=True)] == a + b
+    assert list(bulk.export(log)) == []
+    assert next(bulk.export(log, client_id="b")) == log.get(b[0])
 
 
 def test_export_reads_every_row_a_page_at_a_time(log, monkeypatch):
-    import animal_challenge.history as history
-
-    monkeypatch.setattr(history, "EXPORT_PAGE", 3)
+    monkeypatch.setattr(bulk, "EXPORT_PAGE", 3)
     ids = log.record(*batch(7), "m", client_id="a")
-    assert [r["id"] for r in log.export(client_id="a")] == ids
+    assert [r["id"] for r in bulk.export(log, client_id="a")] == ids
 
 
 # --- retention
@@ -262,17 +261,17 @@ def test_prune_keeps_the_newest_rows_and_the_accepted_feedback(log):
         log.propose_feedback(pid, "kangaroo", client_id="a")
     log.review_feedback(ids[0], accept=True)
     log.review_feedback(ids[1], accept=False)
-    assert log.prune(max_rows=4) == 6
+    assert bulk.prune(log, max_rows=4) == 6
     assert [r["id"] for r in log.recent(everyone=True)] == ids[:-5:-1]
     assert log.accepted_points().label.tolist() == ["kangaroo"]  # its prediction is gone; the point stays
     assert log.feedback_proposals("rejected") == [] and log.feedback_proposals() == []
-    assert log.prune(max_rows=4) == 0 and log.prune() == 0
+    assert bulk.prune(log, max_rows=4) == 0 and bulk.prune(log) == 0
     backdate(log, 40, ids[7])
-    assert log.prune(max_age_days=30) == 2
+    assert bulk.prune(log, max_age_days=30) == 2
     assert log.count() == 2
-    assert log.prune(max_rows=0) == 2 and log.count() == 0
+    assert bulk.prune(log, max_rows=0) == 2 and log.count() == 0
     with pytest.raises(ValueError, match="cannot be negative"):
-        log.prune(max_rows=-1)
+        bulk.prune(log, max_rows=-1)
 
 
 # --- training jobs
@@ -353,7 +352,7 @@ def test_a_read_only_history_refuses_every_write_and_says_why(log, location):
         lambda: log.record([DOG], columns(answer("dog")), "m"),
         lambda: log.record(*batch(3), "m"),
         lambda: log.propose_feedback(pid, "dog", client_id="a"),
-        lambda: log.prune(max_rows=0),
+        lambda: bulk.prune(log, max_rows=0),
         log.check_writable,
         lambda: log.jobs.create({"seed": 2}),
         lambda: log.jobs.claim("me"),
@@ -393,7 +392,7 @@ def test_a_postgres_server_stopped_mid_run_fails_every_call_in_words_then_serves
             lambda: log.record([DOG], columns(answer("dog")), "m"),
             lambda: log.propose_feedback(pid, "dog", client_id="a"),
             lambda: log.review_feedback(pid, accept=True),
-            lambda: log.prune(max_rows=0),
+            lambda: bulk.prune(log, max_rows=0),
             log.check_writable,
             lambda: log.jobs.claim("me"),
             lambda: log.recent(everyone=True),
@@ -423,7 +422,7 @@ def test_threads_write_and_read_at_once(log):
         ids = [i for f in writes for i in f.result()]
         assert all(f.result() <= 10 for f in reads)
     assert len(set(ids)) == 400 and log.count() == 400
-    assert sorted(ids) == sorted(r["id"] for r in log.export(everyone=True))
+    assert sorted(ids) == sorted(r["id"] for r in bulk.export(log, everyone=True))
 
 
 def _write_from_process(location: str, n: int, worker: int) -> list[int]:
