@@ -7,7 +7,7 @@ __all__ = ['POINT_COLUMNS', 'ANSWER_COLUMNS', 'JSON_OUTPUTS', 'TABLES', 'INDEXES
            'SELECT_RECORDS', 'FEEDBACK_STATES', 'HistoryError', 'UnknownPrediction', 'NotYourPrediction',
            'FeedbackConflict', 'UnknownJob', 'NotJobOwner', 'Column', 'column_for', 'column_spec', 'to_json',
            'json_column', 'answer_columns', 'as_record', 'visible', 'may_propose', 'Session', 'PredictionLog',
-           'sqlite_cause', 'create_tables', 'SQLitePredictionLog', 'open_history']
+           'sqlite_cause', 'create_tables', 'SQLitePredictionLog']
 
 # %% ../nbs/07_history.ipynb #f4530dba
 import json
@@ -596,14 +596,3 @@ def check_writable(self: PredictionLog) -> None:
     "Write the heartbeat row; a `HistoryError` that says why if the history cannot be written."
     with self._session(write=True) as s:
         s.run("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [_now()])
-
-# %% ../nbs/07_history.ipynb #12a6eebd
-def open_history(
-    location: str | Path,  # a SQLite file, or postgresql://user:pass@host:port/db
-) -> PredictionLog:
-    "The history at `location`: `PostgresPredictionLog` for a PostgreSQL URL, else `SQLitePredictionLog`."
-    if str(location).startswith(("postgresql://", "postgres://")):
-        from animal_challenge.postgres import PostgresPredictionLog
-
-        return PostgresPredictionLog(str(location))
-    return SQLitePredictionLog(location)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PG_TYPES', 'SCHEMA_LOCK', 'WRITE_LOCK', 'hide_password', 'server_of', 'pg_cause', 'Connections', 'column_sql',
-           'create_tables', 'copy_column', 'copy_block', 'PostgresPredictionLog']
+           'create_tables', 'copy_column', 'copy_block', 'PostgresPredictionLog', 'open_history']
 
 # %% ../nbs/07b_postgres.ipynb #d99433e0
 import os
@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -28,6 +29,7 @@ from animal_challenge.history import (
     HistoryError,
     PredictionLog,
     Session,
+    SQLitePredictionLog,
     _now,
     answer_columns,
 )
@@ -269,3 +271,12 @@ class PostgresPredictionLog(PredictionLog):
     def close(self) -> None:
         "Close every idle connection."
         self.pool.clear()
+
+# %% ../nbs/07b_postgres.ipynb #896122d9
+def open_history(
+    location: str | Path,  # a SQLite file, or postgresql://user:pass@host:port/db
+) -> PredictionLog:
+    "The history at `location`: `PostgresPredictionLog` for a PostgreSQL URL, else `SQLitePredictionLog`."
+    if str(location).startswith(("postgresql://", "postgres://")):
+        return PostgresPredictionLog(str(location))
+    return SQLitePredictionLog(location)

@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' PostgreSQL helper
 
 from animal_challenge.bulk import prune  # noqa: E402
-from animal_challenge.history import PredictionLog, SQLitePredictionLog, open_history  # noqa: E402
+from animal_challenge.history import PredictionLog, SQLitePredictionLog  # noqa: E402
+from animal_challenge.postgres import open_history  # noqa: E402
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
 ANSWER = {

@@ -22,8 +22,8 @@ from animal_challenge.history import (
     SQLitePredictionLog,
     UnknownJob,
     UnknownPrediction,
-    open_history,
 )
+from animal_challenge.postgres import open_history
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
 CHICKEN = {"walks_on_n_legs": 2, "height": 0.4, "weight": 2.5, "has_wings": True, "has_tail": True}
