@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple, get_args, get_origin, get_type_hints
 
@@ -262,13 +262,6 @@ class PredictionLog(ABC):
     def _after_prune(self) -> None:
         "Give back the space `bulk.prune` freed, where the database needs telling."
         return None  # PostgreSQL's autovacuum needs no telling; SQLite does (see below)
-
-    @cached_property
-    def jobs(self) -> "JobLog":  # noqa: F821  (defined in the jobs chapter, which imports this one)
-        "The training jobs, in the same database: a `jobs.JobLog`."
-        from animal_challenge.jobs import JobLog
-
-        return JobLog(self)
 
     def __enter__(self) -> "PredictionLog":
         return self

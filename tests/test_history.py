@@ -1,6 +1,7 @@
 """The history's conformance suite: every behaviour of the interface, run against SQLite and a real PostgreSQL, plus
 what needs threads and processes (many writers on one history, concurrent claims with one winner) and servers that
-stop mid-run. The examples and edge cases of each function are in nbs/07_history.ipynb, under the function."""
+stop mid-run. The examples and edge cases of each function are in the history's chapters (nbs/07_history.ipynb,
+07a_bulk, 07b_postgres, 07c_jobs), under the function."""
 
 import multiprocessing as mp
 import time
@@ -23,6 +24,7 @@ from animal_challenge.history import (
     UnknownJob,
     UnknownPrediction,
 )
+from animal_challenge.jobs import JobLog
 from animal_challenge.postgres import open_history
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
@@ -156,7 +158,7 @@ def test_unknown_ids_are_refused(log):
         with pytest.raises(UnknownPrediction):
             log.review_feedback(bad, accept=True)
     with pytest.raises(UnknownJob):
-        log.jobs.get("nope")
+        JobLog(log).get("nope")
 
 
 # --- feedback
@@ -278,7 +280,7 @@ def test_prune_keeps_the_newest_rows_and_the_accepted_feedback(log):
 
 
 def test_a_job_is_queued_claimed_renewed_and_finished_by_its_owner(log):
-    jobs = log.jobs
+    jobs = JobLog(log)
     job = jobs.create({"seed": 3, "n": 2000, "include_feedback": True, "activate": True})
     assert (job["state"], job["request"]["seed"], job["progress"], job["stage"]) == ("queued", 3, 0.0, "")
     assert len(job["id"]) == 12 and int(job["id"], 16) >= 0
@@ -311,7 +313,7 @@ def test_a_job_is_queued_claimed_renewed_and_finished_by_its_owner(log):
 
 
 def test_a_job_whose_trainer_died_fails_and_frees_the_queue(log):
-    jobs = log.jobs
+    jobs = JobLog(log)
     dead = jobs.create({"seed": 1})
     waiting = jobs.create({"seed": 2})
     jobs.claim("dead:1")
@@ -345,7 +347,8 @@ def make_read_only(log: PredictionLog, location: str) -> None:
 
 def test_a_read_only_history_refuses_every_write_and_says_why(log, location):
     (pid,) = log.record([DOG], columns(answer("dog")), "m", client_id="a")
-    job = log.jobs.create({"seed": 1})
+    jobs = JobLog(log)
+    job = jobs.create({"seed": 1})
     log.check_writable()
     make_read_only(log, location)
     writes = [
@@ -354,13 +357,13 @@ def test_a_read_only_history_refuses_every_write_and_says_why(log, location):
         lambda: log.propose_feedback(pid, "dog", client_id="a"),
         lambda: bulk.prune(log, max_rows=0),
         log.check_writable,
-        lambda: log.jobs.create({"seed": 2}),
-        lambda: log.jobs.claim("me"),
+        lambda: jobs.create({"seed": 2}),
+        lambda: jobs.claim("me"),
     ]
     for write in writes:
         with pytest.raises(HistoryError, match=rf"cannot \w+( \w+)* {log.location}: read-only"):
             write()
-    assert log.get(pid)["id"] == pid and log.jobs.get(job["id"])["state"] == "queued"  # reads still work
+    assert log.get(pid)["id"] == pid and jobs.get(job["id"])["state"] == "queued"  # reads still work
 
 
 def test_a_history_that_cannot_be_opened_says_where_and_why(tmp_path):
@@ -385,7 +388,8 @@ def test_an_unreachable_postgres_is_named_with_its_password_hidden():
 def test_a_postgres_server_stopped_mid_run_fails_every_call_in_words_then_serves_again(postgres_bin):
     with postgres_server(postgres_bin) as server, open_history(server.url) as log:
         (pid,) = log.record([DOG], columns(answer("dog")), "m", client_id="a")
-        job = log.jobs.create({"seed": 1})
+        jobs = JobLog(log)
+        job = jobs.create({"seed": 1})
         server.stop()
         calls = [
             lambda: log.record(*batch(5), "m"),
@@ -394,16 +398,16 @@ def test_a_postgres_server_stopped_mid_run_fails_every_call_in_words_then_serves
             lambda: log.review_feedback(pid, accept=True),
             lambda: bulk.prune(log, max_rows=0),
             log.check_writable,
-            lambda: log.jobs.claim("me"),
+            lambda: jobs.claim("me"),
             lambda: log.recent(everyone=True),
-            lambda: log.jobs.get(job["id"]),
+            lambda: jobs.get(job["id"]),
         ]
         for call in calls:
             with pytest.raises(HistoryError, match=f"cannot reach PostgreSQL at 127.0.0.1:{server.port}"):
                 call()
         server.start()
         assert len(log.record(*batch(5), "m")) == 5
-        assert log.count() == 6 and log.jobs.claim("me")["id"] == job["id"]
+        assert log.count() == 6 and jobs.claim("me")["id"] == job["id"]
 
 
 # --- many threads and processes
@@ -449,12 +453,13 @@ def test_processes_write_one_history_without_losing_rows(log, location):
 def _claim_from_process(location: str, owner: str, start, results) -> None:
     with open_history(location) as log:
         start.wait()  # every process is connected: claim at once
-        job = log.jobs.claim(owner)
+        job = JobLog(log).claim(owner)
         results.put((owner, job and job["id"]))
 
 
 def test_concurrent_claims_from_processes_have_one_winner(log, location):
-    first, second = log.jobs.create({"seed": 1}), log.jobs.create({"seed": 2})
+    jobs = JobLog(log)
+    first, second = jobs.create({"seed": 1}), jobs.create({"seed": 2})
     ctx, n = mp.get_context("spawn"), 4
     start, results = ctx.Barrier(n), ctx.Queue()
     procs = [ctx.Process(target=_claim_from_process, args=(location, f"p{i}", start, results)) for i in range(n)]
@@ -465,8 +470,8 @@ def test_concurrent_claims_from_processes_have_one_winner(log, location):
         p.join(timeout=60)
     winners = {owner: job for owner, job in claims.items() if job}
     assert list(winners.values()) == [first["id"]]
-    assert log.jobs.get(first["id"])["owner"] == next(iter(winners))
-    assert log.jobs.get(second["id"])["state"] == "queued"
+    assert jobs.get(first["id"])["owner"] == next(iter(winners))
+    assert jobs.get(second["id"])["state"] == "queued"
 
 
 # --- SQLite only: the WAL
