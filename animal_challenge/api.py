@@ -81,10 +81,10 @@ from animal_challenge.history import (
     PredictionLog,
     UnknownJob,
     UnknownPrediction,
-    open_history,
 )
 from .metrics import ScrapedState, count_answers, measure_requests, scrape
 from .model import TRUSTED_TYPES
+from .postgres import open_history
 from .process import port_is_free
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
 from .schema import OUTPUTS

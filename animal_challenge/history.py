@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['POINT_COLUMNS', 'ANSWER_COLUMNS', 'JSON_OUTPUTS', 'TABLES', 'INDEXES', 'TABLE', 'COLUMNS', 'FEEDBACK_FIELDS',
-           'SELECT_RECORDS', 'FEEDBACK_STATES', 'BUCKETS', 'EXPORT_PAGE', 'HistoryError', 'UnknownPrediction',
-           'NotYourPrediction', 'FeedbackConflict', 'UnknownJob', 'NotJobOwner', 'Column', 'column_for', 'column_spec',
-           'to_json', 'json_column', 'answer_columns', 'as_record', 'visible', 'may_propose', 'Session',
-           'PredictionLog', 'sqlite_cause', 'create_tables', 'SQLitePredictionLog', 'open_history']
+           'SELECT_RECORDS', 'FEEDBACK_STATES', 'HistoryError', 'UnknownPrediction', 'NotYourPrediction',
+           'FeedbackConflict', 'UnknownJob', 'NotJobOwner', 'Column', 'column_for', 'column_spec', 'to_json',
+           'json_column', 'answer_columns', 'as_record', 'visible', 'may_propose', 'Session', 'PredictionLog',
+           'sqlite_cause', 'create_tables', 'SQLitePredictionLog']
 
 # %% ../nbs/07_history.ipynb #f4530dba
 import json
@@ -17,8 +17,8 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import UTC, datetime, timedelta
-from functools import cache, cached_property
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple, get_args, get_origin, get_type_hints
 
@@ -160,6 +160,7 @@ SELECT_RECORDS = "SELECT " + ", ".join(
 )
 SELECT_RECORDS += f" FROM {TABLE} p LEFT JOIN feedback f ON f.prediction_id = p.id"
 _FLAGS = tuple(c.name for c in POINT_COLUMNS if c.kind == "bool")
+_DTYPES = {c.name: {"int": "int64", "float": float, "bool": bool}[c.kind] for c in POINT_COLUMNS}  # pandas types
 
 
 def as_record(
@@ -259,15 +260,8 @@ class PredictionLog(ABC):
         "Close every connection."
 
     def _after_prune(self) -> None:
-        "Give back the space `prune` freed, where the database needs telling."
+        "Give back the space `bulk.prune` freed, where the database needs telling."
         return None  # PostgreSQL's autovacuum needs no telling; SQLite does (see below)
-
-    @cached_property
-    def jobs(self) -> "JobLog":  # noqa: F821  (defined in the jobs chapter, which imports this one)
-        "The training jobs, in the same database: a `jobs.JobLog`."
-        from animal_challenge.jobs import JobLog
-
-        return JobLog(self)
 
     def __enter__(self) -> "PredictionLog":
         return self
@@ -580,9 +574,6 @@ def feedback_proposals(
         return [as_record(r) for r in s.all(sql, [status, limit, offset])]
 
 
-_DTYPES = {c.name: {"int": "int64", "float": float, "bool": bool}[c.kind] for c in POINT_COLUMNS}
-
-
 @patch
 def accepted_points(self: PredictionLog) -> pd.DataFrame:
     "Every point whose proposed label the admin accepted: the `FEATURES` columns and its `label`."
@@ -592,99 +583,9 @@ def accepted_points(self: PredictionLog) -> pd.DataFrame:
     with self._session() as s:
         return pd.DataFrame(s.all(sql), columns=[*FEATURES, "label"]).astype(_DTYPES)
 
-# %% ../nbs/07_history.ipynb #fea7995c
-BUCKETS = {"minute": (16, "%Y-%m-%dT%H:%M"), "hour": (13, "%Y-%m-%dT%H"), "day": (10, "%Y-%m-%d")}  # ISO prefixes
-EXPORT_PAGE = 1000  # records `export` reads at a time
-
-
-@patch
-def window(
-    self: PredictionLog,
-    last: int = 500,  # how many of the newest predictions
-) -> pd.DataFrame:
-    "The last `last` predictions, oldest first: `FEATURES`, `species`, `model_version`, `created_at`."
-    names = [*FEATURES, "species", "model_version", "created_at"]
-    with self._session() as s:
-        rows = s.all(f"SELECT {', '.join(names)} FROM {TABLE} ORDER BY id DESC LIMIT ?", [last])
-    return pd.DataFrame(rows[::-1], columns=names).astype(_DTYPES)
-
-
-@patch
-def species_over_time(
-    self: PredictionLog,
-    bucket: str = "hour",  # minute, hour or day
-    client_id: str | None = None,  # the caller's client id: only its rows
-    everyone: bool = False,  # the admin: every client's rows (or `client_id`'s)
-) -> pd.DataFrame:
-    "How many predictions of each species each `bucket` saw: `start` (UTC), `species`, `count`."
-    if bucket not in BUCKETS:
-        raise ValueError(f"bucket {bucket!r} is not one of {list(BUCKETS)}")
-    (chars, fmt), scope, rows = BUCKETS[bucket], visible(client_id, everyone), []
-    if scope is not None:
-        sql = f"SELECT substr(p.created_at, 1, {chars}) AS start, p.species, COUNT(*) AS n FROM {TABLE} p"
-        with self._session() as s:
-            rows = s.all(f"{sql} WHERE {scope[0]} GROUP BY 1, 2 ORDER BY 1, 2", scope[1])
-    df = pd.DataFrame(rows, columns=["start", "species", "n"]).rename(columns={"n": "count"})
-    return df.assign(start=pd.to_datetime(df.start, format=fmt, utc=True), count=df["count"].astype("int64"))
-
-
-@patch
-def export(
-    self: PredictionLog,
-    client_id: str | None = None,  # the caller's client id: only its rows
-    everyone: bool = False,  # the admin: every client's rows (or `client_id`'s)
-) -> Iterator[dict]:
-    "Every record the caller may see, oldest first, read `EXPORT_PAGE` at a time."
-    if (scope := visible(client_id, everyone)) is None:
-        return
-    last, sql = 0, f"{SELECT_RECORDS} WHERE {scope[0]} AND p.id > ? ORDER BY p.id LIMIT ?"
-    while True:
-        with self._session() as s:
-            rows = s.all(sql, [*scope[1], last, EXPORT_PAGE])
-        yield from map(as_record, rows)
-        if len(rows) < EXPORT_PAGE:
-            return
-        last = rows[-1]["id"]
-
-# %% ../nbs/07_history.ipynb #c40baa32
-@patch
-def prune(
-    self: PredictionLog,
-    max_rows: int | None = None,  # keep at most this many of the newest predictions
-    max_age_days: float | None = None,  # delete predictions older than this
-) -> int:
-    "Delete the predictions beyond `max_rows` or older than `max_age_days`, and their pending proposals; how many."
-    if any(v is not None and v < 0 for v in (max_rows, max_age_days)):
-        raise ValueError(f"max_rows and max_age_days cannot be negative, not {max_rows} and {max_age_days}")
-    deleted = 0
-    with self._session(write=True) as s:
-        if max_age_days is not None:
-            cutoff = _now(at=datetime.now(UTC) - timedelta(days=max_age_days))
-            deleted += s.run(f"DELETE FROM {TABLE} WHERE created_at < ?", [cutoff])
-        edge = s.one(f"SELECT id FROM {TABLE} ORDER BY id DESC LIMIT 1 OFFSET ?", [max_rows]) if max_rows else None
-        if max_rows == 0 or edge:
-            deleted += s.run(f"DELETE FROM {TABLE} WHERE id <= ?", [edge["id"] if edge else 2**63 - 1])
-        s.run(
-            "DELETE FROM feedback WHERE status <> 'accepted'"
-            f" AND NOT EXISTS (SELECT 1 FROM {TABLE} p WHERE p.id = feedback.prediction_id)"
-        )
-    self._after_prune()
-    return deleted
-
 # %% ../nbs/07_history.ipynb #a552b7e6
 @patch
 def check_writable(self: PredictionLog) -> None:
     "Write the heartbeat row; a `HistoryError` that says why if the history cannot be written."
     with self._session(write=True) as s:
         s.run("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [_now()])
-
-# %% ../nbs/07_history.ipynb #12a6eebd
-def open_history(
-    location: str | Path,  # a SQLite file, or postgresql://user:pass@host:port/db
-) -> PredictionLog:
-    "The history at `location`: `PostgresPredictionLog` for a PostgreSQL URL, else `SQLitePredictionLog`."
-    if str(location).startswith(("postgresql://", "postgres://")):
-        from animal_challenge.postgres import PostgresPredictionLog
-
-        return PostgresPredictionLog(str(location))
-    return SQLitePredictionLog(location)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
+from . import bulk
 from .config import Settings
 from .contract import BatchPrediction, Prediction, TrainingJob, TrainRequest, training_job
 from .history import HistoryError, NotJobOwner, PredictionLog
@@ -367,7 +368,7 @@ class Retention:
 
     def prune(self) -> int:
         "One prune now; how many predictions it deleted."
-        return self.log.prune(self.settings.history_max_rows, self.settings.history_max_age_days)
+        return bulk.prune(self.log, self.settings.history_max_rows, self.settings.history_max_age_days)
 
     def start(self) -> "Retention":
         "Prune now and then every `every` seconds, on a daemon thread, until `stop`."

@@ -203,8 +203,9 @@ def batch_stages(folder: str, points: list[dict]) -> None:
     import msgspec
 
     from animal_challenge.contract import BatchPrediction, BatchRequest, Prediction
-    from animal_challenge.history import answer_columns, open_history
+    from animal_challenge.history import answer_columns
     from animal_challenge.model import TRUSTED_TYPES
+    from animal_challenge.postgres import open_history
     from animal_challenge.registry import LocalModelStore
     from animal_challenge.schema import OUTPUTS
     from animal_challenge.serving import answers_for, points_table

@@ -27,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' PostgreSQL helper
 
-from animal_challenge.history import PredictionLog, SQLitePredictionLog, open_history  # noqa: E402
+from animal_challenge.bulk import prune  # noqa: E402
+from animal_challenge.history import PredictionLog, SQLitePredictionLog  # noqa: E402
+from animal_challenge.postgres import open_history  # noqa: E402
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
 ANSWER = {
@@ -114,10 +116,10 @@ def flood(folder: Path, rows: int = 670_000, max_rows: int | None = 100_000, pru
         for i in range(rows // 10_000):
             log.record(points, answers, "v1", client_id=f"anonymous-{i % 4}")
             if max_rows is not None and (i + 1) * 10_000 % prune_every == 0:
-                log.prune(max_rows=max_rows)
+                prune(log, max_rows=max_rows)
             biggest_db, biggest_wal = max(biggest_db, path.stat().st_size), max(biggest_wal, wal.stat().st_size)
         if max_rows is not None:
-            log.prune(max_rows=max_rows)
+            prune(log, max_rows=max_rows)
         seconds, kept = time.perf_counter() - start, log.count()
         end_db, end_wal = path.stat().st_size, wal.stat().st_size
     mb = 2**20

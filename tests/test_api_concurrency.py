@@ -11,8 +11,8 @@ from animal_data_service.generator import generate
 from servers import BIN, data_service, free_port, running
 from test_api import AUTH, TOKEN, animal_model, save_version  # noqa: F401 (a fixture)
 
-from animal_challenge.history import open_history
 from animal_challenge.model import TRUSTED_TYPES
+from animal_challenge.postgres import open_history
 from animal_challenge.registry import LocalModelStore
 
 CLIENTS = 8

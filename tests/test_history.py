@@ -1,6 +1,7 @@
 """The history's conformance suite: every behaviour of the interface, run against SQLite and a real PostgreSQL, plus
 what needs threads and processes (many writers on one history, concurrent claims with one winner) and servers that
-stop mid-run. The examples and edge cases of each function are in nbs/07_history.ipynb, under the function."""
+stop mid-run. The examples and edge cases of each function are in the history's chapters (nbs/07_history.ipynb,
+07a_bulk, 07b_postgres, 07c_jobs), under the function."""
 
 import multiprocessing as mp
 import time
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from postgres import create_database, drop_database, postgres_server
 
+from animal_challenge import bulk
 from animal_challenge.history import (
     FeedbackConflict,
     HistoryError,
@@ -21,8 +23,9 @@ from animal_challenge.history import (
     SQLitePredictionLog,
     UnknownJob,
     UnknownPrediction,
-    open_history,
 )
+from animal_challenge.jobs import JobLog
+from animal_challenge.postgres import open_history
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
 CHICKEN = {"walks_on_n_legs": 2, "height": 0.4, "weight": 2.5, "has_wings": True, "has_tail": True}
@@ -155,7 +158,7 @@ def test_unknown_ids_are_refused(log):
         with pytest.raises(UnknownPrediction):
             log.review_feedback(bad, accept=True)
     with pytest.raises(UnknownJob):
-        log.jobs.get("nope")
+        JobLog(log).get("nope")
 
 
 # --- feedback
@@ -229,28 +232,26 @@ def test_no_accepted_feedback_gives_an_empty_frame_with_the_columns(log):
 def test_window_species_over_time_and_export(log):
     a = log.record(*batch(3, "dog"), "m1", client_id="a")
     b = log.record(*batch(2, "chicken"), "m2", client_id="b")
-    window = log.window(4)
+    window = bulk.window(log, 4)
     assert window.species.tolist() == ["dog", "dog", "chicken", "chicken"]
     assert list(window.columns) == [*DOG, "species", "model_version", "created_at"]
     assert window.has_wings.dtype == bool and window.walks_on_n_legs.dtype == "int64"
     backdate(log, 2, a[-1])  # a's rows, two days ago
-    days = log.species_over_time("day", everyone=True)
+    days = bulk.species_over_time(log, "day", everyone=True)
     assert days[["species", "count"]].values.tolist() == [["dog", 3], ["chicken", 2]]
     assert days.start.iloc[0] < days.start.iloc[1] and str(days.start.dt.tz) == "UTC"
-    assert log.species_over_time("hour", client_id="b")[["species", "count"]].values.tolist() == [["chicken", 2]]
-    assert len(log.species_over_time("minute")) == 0
-    assert [r["id"] for r in log.export(client_id="a")] == a
-    assert [r["id"] for r in log.export(everyone=True)] == a + b
-    assert list(log.export()) == []
-    assert next(log.export(client_id="b")) == log.get(b[0])
+    assert bulk.species_over_time(log, "hour", client_id="b")[["species", "count"]].values.tolist() == [["chicken", 2]]
+    assert len(bulk.species_over_time(log, "minute")) == 0
+    assert [r["id"] for r in bulk.export(log, client_id="a")] == a
+    assert [r["id"] for r in bulk.export(log, everyone=True)] == a + b
+    assert list(bulk.export(log)) == []
+    assert next(bulk.export(log, client_id="b")) == log.get(b[0])
 
 
 def test_export_reads_every_row_a_page_at_a_time(log, monkeypatch):
-    import animal_challenge.history as history
-
-    monkeypatch.setattr(history, "EXPORT_PAGE", 3)
+    monkeypatch.setattr(bulk, "EXPORT_PAGE", 3)
     ids = log.record(*batch(7), "m", client_id="a")
-    assert [r["id"] for r in log.export(client_id="a")] == ids
+    assert [r["id"] for r in bulk.export(log, client_id="a")] == ids
 
 
 # --- retention
@@ -262,24 +263,24 @@ def test_prune_keeps_the_newest_rows_and_the_accepted_feedback(log):
         log.propose_feedback(pid, "kangaroo", client_id="a")
     log.review_feedback(ids[0], accept=True)
     log.review_feedback(ids[1], accept=False)
-    assert log.prune(max_rows=4) == 6
+    assert bulk.prune(log, max_rows=4) == 6
     assert [r["id"] for r in log.recent(everyone=True)] == ids[:-5:-1]
     assert log.accepted_points().label.tolist() == ["kangaroo"]  # its prediction is gone; the point stays
     assert log.feedback_proposals("rejected") == [] and log.feedback_proposals() == []
-    assert log.prune(max_rows=4) == 0 and log.prune() == 0
+    assert bulk.prune(log, max_rows=4) == 0 and bulk.prune(log) == 0
     backdate(log, 40, ids[7])
-    assert log.prune(max_age_days=30) == 2
+    assert bulk.prune(log, max_age_days=30) == 2
     assert log.count() == 2
-    assert log.prune(max_rows=0) == 2 and log.count() == 0
+    assert bulk.prune(log, max_rows=0) == 2 and log.count() == 0
     with pytest.raises(ValueError, match="cannot be negative"):
-        log.prune(max_rows=-1)
+        bulk.prune(log, max_rows=-1)
 
 
 # --- training jobs
 
 
 def test_a_job_is_queued_claimed_renewed_and_finished_by_its_owner(log):
-    jobs = log.jobs
+    jobs = JobLog(log)
     job = jobs.create({"seed": 3, "n": 2000, "include_feedback": True, "activate": True})
     assert (job["state"], job["request"]["seed"], job["progress"], job["stage"]) == ("queued", 3, 0.0, "")
     assert len(job["id"]) == 12 and int(job["id"], 16) >= 0
@@ -312,7 +313,7 @@ def test_a_job_is_queued_claimed_renewed_and_finished_by_its_owner(log):
 
 
 def test_a_job_whose_trainer_died_fails_and_frees_the_queue(log):
-    jobs = log.jobs
+    jobs = JobLog(log)
     dead = jobs.create({"seed": 1})
     waiting = jobs.create({"seed": 2})
     jobs.claim("dead:1")
@@ -346,22 +347,23 @@ def make_read_only(log: PredictionLog, location: str) -> None:
 
 def test_a_read_only_history_refuses_every_write_and_says_why(log, location):
     (pid,) = log.record([DOG], columns(answer("dog")), "m", client_id="a")
-    job = log.jobs.create({"seed": 1})
+    jobs = JobLog(log)
+    job = jobs.create({"seed": 1})
     log.check_writable()
     make_read_only(log, location)
     writes = [
         lambda: log.record([DOG], columns(answer("dog")), "m"),
         lambda: log.record(*batch(3), "m"),
         lambda: log.propose_feedback(pid, "dog", client_id="a"),
-        lambda: log.prune(max_rows=0),
+        lambda: bulk.prune(log, max_rows=0),
         log.check_writable,
-        lambda: log.jobs.create({"seed": 2}),
-        lambda: log.jobs.claim("me"),
+        lambda: jobs.create({"seed": 2}),
+        lambda: jobs.claim("me"),
     ]
     for write in writes:
         with pytest.raises(HistoryError, match=rf"cannot \w+( \w+)* {log.location}: read-only"):
             write()
-    assert log.get(pid)["id"] == pid and log.jobs.get(job["id"])["state"] == "queued"  # reads still work
+    assert log.get(pid)["id"] == pid and jobs.get(job["id"])["state"] == "queued"  # reads still work
 
 
 def test_a_history_that_cannot_be_opened_says_where_and_why(tmp_path):
@@ -386,25 +388,26 @@ def test_an_unreachable_postgres_is_named_with_its_password_hidden():
 def test_a_postgres_server_stopped_mid_run_fails_every_call_in_words_then_serves_again(postgres_bin):
     with postgres_server(postgres_bin) as server, open_history(server.url) as log:
         (pid,) = log.record([DOG], columns(answer("dog")), "m", client_id="a")
-        job = log.jobs.create({"seed": 1})
+        jobs = JobLog(log)
+        job = jobs.create({"seed": 1})
         server.stop()
         calls = [
             lambda: log.record(*batch(5), "m"),
             lambda: log.record([DOG], columns(answer("dog")), "m"),
             lambda: log.propose_feedback(pid, "dog", client_id="a"),
             lambda: log.review_feedback(pid, accept=True),
-            lambda: log.prune(max_rows=0),
+            lambda: bulk.prune(log, max_rows=0),
             log.check_writable,
-            lambda: log.jobs.claim("me"),
+            lambda: jobs.claim("me"),
             lambda: log.recent(everyone=True),
-            lambda: log.jobs.get(job["id"]),
+            lambda: jobs.get(job["id"]),
         ]
         for call in calls:
             with pytest.raises(HistoryError, match=f"cannot reach PostgreSQL at 127.0.0.1:{server.port}"):
                 call()
         server.start()
         assert len(log.record(*batch(5), "m")) == 5
-        assert log.count() == 6 and log.jobs.claim("me")["id"] == job["id"]
+        assert log.count() == 6 and jobs.claim("me")["id"] == job["id"]
 
 
 # --- many threads and processes
@@ -423,7 +426,7 @@ def test_threads_write_and_read_at_once(log):
         ids = [i for f in writes for i in f.result()]
         assert all(f.result() <= 10 for f in reads)
     assert len(set(ids)) == 400 and log.count() == 400
-    assert sorted(ids) == sorted(r["id"] for r in log.export(everyone=True))
+    assert sorted(ids) == sorted(r["id"] for r in bulk.export(log, everyone=True))
 
 
 def _write_from_process(location: str, n: int, worker: int) -> list[int]:
@@ -450,12 +453,13 @@ def test_processes_write_one_history_without_losing_rows(log, location):
 def _claim_from_process(location: str, owner: str, start, results) -> None:
     with open_history(location) as log:
         start.wait()  # every process is connected: claim at once
-        job = log.jobs.claim(owner)
+        job = JobLog(log).claim(owner)
         results.put((owner, job and job["id"]))
 
 
 def test_concurrent_claims_from_processes_have_one_winner(log, location):
-    first, second = log.jobs.create({"seed": 1}), log.jobs.create({"seed": 2})
+    jobs = JobLog(log)
+    first, second = jobs.create({"seed": 1}), jobs.create({"seed": 2})
     ctx, n = mp.get_context("spawn"), 4
     start, results = ctx.Barrier(n), ctx.Queue()
     procs = [ctx.Process(target=_claim_from_process, args=(location, f"p{i}", start, results)) for i in range(n)]
@@ -466,8 +470,8 @@ def test_concurrent_claims_from_processes_have_one_winner(log, location):
         p.join(timeout=60)
     winners = {owner: job for owner, job in claims.items() if job}
     assert list(winners.values()) == [first["id"]]
-    assert log.jobs.get(first["id"])["owner"] == next(iter(winners))
-    assert log.jobs.get(second["id"])["state"] == "queued"
+    assert jobs.get(first["id"])["owner"] == next(iter(winners))
+    assert jobs.get(second["id"])["state"] == "queued"
 
 
 # --- SQLite only: the WAL
