@@ -265,11 +265,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        state.retention.stop()
-        state.jobs.stop()
         state.follower.stop()
-        if state.owns_log:
+        # Closing the history under a thread still using it would crash the process (SQLite): close it only when
+        # every thread that uses it has ended; otherwise the process's exit closes it.
+        ended = [state.retention.stop(), state.jobs.stop()]
+        if state.owns_log and all(ended):
             state.log.close()
+        elif state.owns_log:
+            logging.getLogger(__name__).warning("the history is left open: a training job still runs")
 
 # %% ../nbs/09b_api.ipynb #4a63322c
 def swagger_assets() -> Path:

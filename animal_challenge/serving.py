@@ -294,13 +294,20 @@ def start(self: TrainingJobs) -> "TrainingJobs":
 
 
 @patch
-def stop(self: TrainingJobs) -> None:
-    "Stop the worker; a job it was training is marked failed (this process will not finish it)."
+def stop(
+    self: TrainingJobs,
+    timeout: float = 5.0,  # seconds to wait for an idle worker's look at the queue to end
+) -> bool:
+    """Stop the worker; a job it was training is marked failed (this process will not finish it). Whether the
+    worker has ended: one in the middle of training is not waited for (the process is going away)."""
     self._stop.set()
     self._wake.set()
     if (job_id := self.running) is not None:
         with suppress(NotJobOwner, HistoryError):  # already taken from this process, or the history down
             self.jobs.finish(job_id, self.owner, "failed", error="the API process training it was stopped")
+    if self._worker:
+        self._worker.join(0.5 if self.running else timeout)
+    return not (self._worker and self._worker.is_alive())
 
 # %% ../nbs/09_serving.ipynb #543f70be
 @patch
@@ -364,7 +371,7 @@ class Retention:
         every: float = 60.0,  # seconds between two prunes
     ):
         self.log, self.settings, self.every = log, settings, every
-        self._stop = threading.Event()
+        self._stop, self._thread = threading.Event(), None
 
     def prune(self) -> int:
         "One prune now; how many predictions it deleted."
@@ -383,11 +390,19 @@ class Retention:
                 if self._stop.wait(self.every):
                     return
 
-        threading.Thread(target=run, name="retention", daemon=True).start()
+        self._thread = threading.Thread(target=run, name="retention", daemon=True)
+        self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(
+        self,
+        timeout: float = 5.0,  # seconds to wait for a prune in progress
+    ) -> bool:
+        "Stop pruning; whether the thread has ended (a prune still running after `timeout` keeps it alive)."
         self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+        return not (self._thread and self._thread.is_alive())
 
 # %% ../nbs/09_serving.ipynb #d30ea259
 CHECK_TIMEOUT = 3.0  # seconds a readiness check of one outside part may take

@@ -2,6 +2,8 @@
 script against real servers and S3, and the docs in a real browser (every endpoint's behaviour is in 09b_api)."""
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -339,3 +341,22 @@ def test_a_flood_from_one_address_is_cut_off_while_another_is_served(tmp_path, s
         assert "too many requests from your address: at most 50 a minute" in refused.json()["detail"]
         assert other.post("/predict", json=DOG).status_code == 200
         assert app.state.log.count() == 51  # what was refused was not stored
+
+
+def test_stopping_while_the_job_worker_reads_the_history_does_not_crash(tmp_path):
+    "The app's shutdown closed the history under the training worker's query: SQLite crashed the process (SIGSEGV)."
+    script = f"""
+from litestar.testing import TestClient
+from animal_challenge.api import create_app
+from animal_challenge.config import Settings
+from animal_challenge.registry import LocalModelStore
+
+store = LocalModelStore({str(tmp_path / "models")!r})
+for _ in range(40):
+    app = create_app(Settings(data_dir={str(tmp_path)!r}), store=store)
+    app.state.jobs.every = 0  # the worker looks at the queue without pause: always in a query
+    with TestClient(app):
+        pass
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=patience(300))
+    assert done.returncode == 0, done.stderr[-2000:]
