@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastcore.basics import patch
+from pydantic import SecretStr
 
 from .config import ENV_PREFIX, Settings, settings_env
 from .contract import ApiClient, ApiError
@@ -145,7 +146,7 @@ def run_local_system(
     "Run the system until interrupted; returns the exit code."
     made_token = settings.api_token is None
     if made_token:
-        settings = settings.model_copy(update={"api_token": secrets.token_urlsafe(18)})
+        settings = settings.model_copy(update={"api_token": SecretStr(secrets.token_urlsafe(18))})
     system = LocalSystem(settings, with_data_service, with_dashboard)
 
     def interrupt(signum, frame):
