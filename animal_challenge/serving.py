@@ -114,15 +114,24 @@ class StoreHandle:
         settings: Settings,  # S3 endpoint and keys
         store: ModelStore | None = None,  # an already open store (tests)
         trusted: list[str] = TRUSTED_TYPES,  # types a stored model may contain, see `registry.load_model`
+        retry_after: float = 1.0,  # seconds a failure to open is the answer, before the store is tried again
     ):
         self.location, self.settings, self.trusted, self._store = location, settings, trusted, store
+        self.retry_after, self._failed = retry_after, None  # the last failure to open, and when it ended
         self._lock = threading.Lock()
 
     def get(self) -> ModelStore:
         "The open store, or a `ModelStoreError` that says why it cannot be opened."
         with self._lock:
-            if self._store is None:
+            if self._store is not None:
+                return self._store
+            if self._failed and time.monotonic() - self._failed[1] < self.retry_after:
+                raise self._failed[0]
+            try:
                 self._store = open_store(self.location, self.settings, self.trusted)
+            except ModelStoreError as e:
+                self._failed = (e, time.monotonic())
+                raise
             return self._store
 
     def require(self) -> ModelStore:
