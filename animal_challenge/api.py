@@ -6,7 +6,8 @@
 __all__ = ['DEPENDENCIES', 'ERROR_STATUS', 'EXCEPTION_HANDLERS', 'CONTROLLERS', 'TRAIN_IF_EMPTY', 'GRACE', 'LOG_FORMAT',
            'api_state', 'provide_store', 'drift_thresholds', 'TrainingSamples', 'Conflict', 'UnsupportedMediaType',
            'answer_error', 'name_bad_fields', 'unforeseen', 'lifespan', 'swagger_assets', 'openapi_config',
-           'forbid_extra_fields', 'create_app', 'visible_to', 'ServeError', 'app_from_environment', 'serve']
+           'forbid_extra_fields', 'document_csv', 'create_app', 'visible_to', 'ServeError', 'app_from_environment',
+           'serve']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
@@ -45,7 +46,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.exceptions.responses import create_exception_response
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIType, Schema, SecurityScheme
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Stream
@@ -366,6 +367,17 @@ def forbid_extra_fields(app: Litestar) -> None:
         if model.__name__ in schemas:
             schemas[model.__name__].additional_properties = False
 
+
+def document_csv(app: Litestar) -> None:
+    "Document the answer of each route whose `opt` says `csv` as a CSV file in `app`'s OpenAPI spec."
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("csv"):
+                for method in handler.http_methods:
+                    operation = getattr(app.openapi_schema.paths[route.path], method.lower())
+                    csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description="CSV, with a header row"))
+                    operation.responses["200"].content = {"text/csv": csv}
+
 # %% ../nbs/09b_api.ipynb #04b60d3f
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
@@ -392,6 +404,7 @@ def create_app(
         logging_config=None,  # the process's logging is the server's to set (`serve`), not the app's
     )
     forbid_extra_fields(app)
+    document_csv(app)
     app = guarded(app)
     app.asgi_handler = measure_requests(app.asgi_handler)  # outermost: refusals are counted too
     return app
@@ -532,7 +545,7 @@ class PredictionController(Controller):
         client_id, everyone = visible_to(caller, client)
         return [stored_prediction(r) for r in log.recent(limit, offset, species, client_id, everyone)]
 
-    @get("/export", sync_to_thread=True, media_type="text/csv", raises=BULK_READ, opt={"rate_limit": "bulk"})
+    @get("/export", sync_to_thread=True, raises=BULK_READ, opt={"rate_limit": "bulk", "csv": True})
     def export(
         self, log: NamedDependency[PredictionLog], caller: NamedDependency[Caller], client: ClientQuery = None
     ) -> Stream:
@@ -543,7 +556,7 @@ class PredictionController(Controller):
         name = f"animal-challenge-history-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
         return Stream(
             itertools.chain([first], chunks),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
