@@ -147,7 +147,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 # %% ../nbs/12_cli.ipynb #d448e2cc
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     "Serve the REST API."
-    from animal_challenge.api import ServeError, serve  # the web stack loads only for the commands that serve
+    from animal_challenge.api_server import ServeError, serve  # the web stack loads only for the commands that serve
+
     from animal_challenge.history import HistoryError
 
     try:

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['POINT_DTYPES', 'Loader', 'Trainer', 'Gate', 'CHECK_TIMEOUT', 'Unavailable', 'NotStored', 'points_table',
-           'answers_for', 'ActiveModel', 'StoreHandle', 'ModelFollower', 'TrainingJobs', 'Retention', 'Probe',
-           'data_service_answers', 'not_stored', 'HistoryWriter', 'classify']
+           'answers_for', 'ActiveModel', 'StoreHandle', 'ModelFollower', 'drift_thresholds', 'TrainingSamples',
+           'TrainingJobs', 'Retention', 'Probe', 'data_service_answers', 'not_stored', 'HistoryWriter', 'classify']
 
 # %% ../nbs/09_serving.ipynb #00c1b6fb
 import asyncio
@@ -22,6 +22,7 @@ from itertools import repeat
 from typing import Any
 
 import httpx
+import msgspec
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
@@ -29,11 +30,12 @@ from fastcore.basics import patch
 from . import bulk
 from .config import Settings
 from .contract import BatchPrediction, Prediction, TrainingJob, TrainRequest, training_job
+from .drift import DriftThresholds
 from .history import HistoryError, NotJobOwner, PredictionLog
 from .jobs import JobLog
 from .metrics import JOBS, TRAINING
 from .model import TRUSTED_TYPES
-from .registry import ModelStore, ModelStoreError, ModelVersion
+from .registry import ModelStore, ModelStoreError, ModelVersion, UnknownVersion
 from .s3store import open_store
 from .schema import FEATURES, OUTPUTS
 from .training import promotion_gate, train_and_store
@@ -219,6 +221,43 @@ def stop(self: ModelFollower) -> None:
     self._stop.set()
     if self._thread:
         self._thread.join()
+
+# %% ../nbs/09_serving.ipynb #cf07d237
+def drift_thresholds(
+    settings: Settings,  # its `drift_*` fields: each one set replaces its default
+) -> DriftThresholds:
+    "The drift chapter's `DriftThresholds`, with every `drift_<name>` setting that is set in place of its default."
+    chosen = {name: getattr(settings, f"drift_{name}") for name in DriftThresholds.__struct_fields__}
+    return msgspec.convert({k: v for k, v in chosen.items() if v is not None}, DriftThresholds)
+
+
+class TrainingSamples:
+    "The training sample of each model version, read from the store on first use and kept (a version never changes)."
+
+    def __init__(
+        self,
+        stores: StoreHandle,  # where the versions are
+        keep: int = 4,  # versions whose sample is kept (the oldest read is dropped first)
+    ):
+        self.stores, self.keep, self._kept, self._lock = stores, keep, {}, threading.Lock()
+
+    def get(
+        self,
+        version_id: str,  # a stored version
+    ) -> tuple[pd.DataFrame, str | None]:
+        "The sample stored with `version_id` (features and `label`); for a version saved without one, none and why."
+        with self._lock:
+            if version_id in self._kept:
+                return self._kept[version_id]
+        try:
+            found = self.stores.require().sample(version_id), None
+        except UnknownVersion as e:  # an old version saved without a sample: nothing to compare with, and why
+            found = pd.DataFrame({c: [] for c in [*FEATURES, "label"]}), str(e)
+        with self._lock:
+            self._kept[version_id] = found
+            while len(self._kept) > self.keep:
+                del self._kept[next(iter(self._kept))]
+        return found
 
 # %% ../nbs/09_serving.ipynb #d5f4426f
 Trainer = Callable[..., ModelVersion]  # `training.train_and_store`'s signature
