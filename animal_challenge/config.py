@@ -8,6 +8,7 @@ __all__ = ['ENV_PREFIX', 'DATA_SERVICE_PORT', 'API_PORT', 'DASHBOARD_PORT', 'S3_
 
 # %% ../nbs/01_config.ipynb #8df9118a
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,19 @@ class Settings(BaseSettings):
     signing_key: SecretStr | None = Field(None, description="Key that seals stored models; others are refused.")
     workers: int = Field(1, ge=1, le=64, description="Processes serving the API.")
     job_lease: float = Field(30.0, gt=0, description="Seconds a training job stays claimed without a sign of life.")
+
+    @field_validator("data_service_url", "api_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        "An http(s) URL with a host (and a valid port, if any): a typo is refused now, not retried as a dead server."
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a URL ({e}); expected e.g. http://127.0.0.1:8000") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in v):
+            raise ValueError(f"{v!r} is not an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000")
+        return v
 
     @field_validator("data_dir", "cache_dir", "api_token_file", mode="before")
     @classmethod
