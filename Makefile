@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install fmt readme docs clean
+.PHONY: run test install fmt readme notebooks docs clean
 
 $(STAMP): settings.ini setup.py data-service/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ fmt: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py
+
+notebooks: $(STAMP)  ## run the chapters kept with their outputs (02a_explore, 04_labeling) and stamp them (tools/notebook_outputs.py)
+	$(BIN)/python tools/notebook_outputs.py
 
 docs: $(STAMP)  ## the documentation site in _docs/: nbdev_docs where Quarto is installed, else Sphinx (tools/build_docs.py)
 	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else $(BIN)/python tools/build_docs.py; fi

@@ -16,7 +16,7 @@ import pandas as pd
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .config import Settings
+from .config import Settings, http_url
 from .schema import PointValidationError, points_frame
 
 # %% ../nbs/02_data.ipynb #2587a68c
@@ -69,7 +69,10 @@ class DataClient:
         cache_dir: Path | None = None,  # folder to keep answers in, keyed by service, seed and n (None: no cache)
         transport: httpx.BaseTransport | None = None,  # for tests: answer requests without a network
     ):
-        self.base_url = base_url.rstrip("/")
+        try:
+            self.base_url = http_url(base_url).rstrip("/")
+        except ValueError as e:
+            raise DataServiceError(f"the data service's address {e}") from None
         self.retries, self.backoff, self.cache_dir = retries, backoff, cache_dir
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 

@@ -1,12 +1,19 @@
 """The installed `animal-challenge` console script, run as a user would."""
 
+import fcntl
+import os
+import pty
+import socket
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
-from servers import data_service, free_port
+from servers import BIN, data_service, free_port, running
 
 CLI = str(Path(sys.executable).parent / "animal-challenge")
 
@@ -192,3 +199,164 @@ def test_api_with_an_unusable_history_file_fails_clearly(tmp_path):
     assert r.returncode == 1
     assert "cannot open the prediction history /proc/no-such-folder/history.sqlite" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_label_counts_rows_as_the_file_does(tmp_path):
+    "Row 1 is the header, so the bad value on the file's third line is row 3 (it was reported as row 1, from 0)."
+    src = tmp_path / "in.csv"
+    src.write_text("walks_on_n_legs,height,weight,has_wings,has_tail\n4,3,5000,false,true\n4,tall,5000,false,true\n")
+    r = run("label", str(src), "-o", str(tmp_path / "out.csv"))
+    assert r.returncode == 1
+    assert "rows [3] hold ['tall'] (row 1 is the header)" in r.stderr
+
+
+def test_help_loads_no_heavy_module():
+    "`--help` and `--version` import no pandas, scikit-learn, pydantic or web stack (they took 3.6 s: bench/cli.py)."
+    heavy = ("pandas", "numpy", "sklearn", "pydantic", "httpx", "litestar", "voila")
+    for flag in ("--help", "--version"):
+        code = (
+            "import sys\nfrom animal_challenge.cli import main\n"
+            f"try:\n    main([{flag!r}])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}), file=sys.stderr)"
+        )
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.strip() == "[]", f"{flag} imported {r.stderr.strip()}"
+
+
+@pytest.mark.parametrize("flag", ["--data-service-url", "--api-url"])
+def test_a_malformed_url_is_refused_at_once_naming_the_flag(tmp_path, flag):
+    src = tmp_path / "in.csv"
+    src.write_text("walks_on_n_legs,height,weight,has_wings,has_tail\n4,3,5000,false,true\n")
+    args = ["fetch", "--n", "3"] if flag == "--data-service-url" else ["predict", str(src)]
+    r = run(*args, flag, "not-a-url")
+    assert r.returncode == 2
+    assert f"{flag}: 'not-a-url' is not an http:// or https:// URL with a host" in r.stderr
+    assert "cannot get points" not in r.stderr and "does not answer" not in r.stderr  # not tried as a server
+
+
+@pytest.fixture
+def busy_port():
+    "A port something already listens on."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["api", "dashboard"])
+def test_a_port_in_use_is_reported_before_anything_says_serving(tmp_path, busy_port, command):
+    r = run(command, "--port", str(busy_port), *(["--data-dir", str(tmp_path)] if command == "api" else []))
+    assert r.returncode == 1
+    assert f"animal-challenge {command}: error: port {busy_port} on 127.0.0.1 is already in use" in r.stderr
+    assert "serving" not in r.stderr and "dashboard at" not in r.stderr and "Voila" not in r.stderr
+
+
+CLIENT = "cli-predict-client-0001"
+
+
+@pytest.fixture(scope="module")
+def api_url(service_url, tmp_path_factory):
+    "A real API (`animal-challenge api`) with a first model trained on the data service's points."
+    from animal_challenge.config import Settings
+    from animal_challenge.training import train_and_store
+
+    data_dir = tmp_path_factory.mktemp("predict")
+    train_and_store(1, 2000, Settings(data_dir=data_dir, data_service_url=service_url))
+    port = free_port()
+    cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(data_dir)]
+    with running(cmd + ["--data-service-url", service_url], f"http://127.0.0.1:{port}/health", name="API"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def points_file(tmp_path_factory):
+    "2 500 points of the generator (seed 5) with an extra column, and their true labels."
+    from animal_data_service.generator import generate
+
+    truth = pd.DataFrame(generate(seed=5, n=2500, labeled=True))
+    path = tmp_path_factory.mktemp("points") / "points.csv"
+    truth.drop(columns="label").assign(note=[f"n{i}" for i in range(len(truth))]).to_csv(path, index=False)
+    return path, truth
+
+
+def test_predict_classifies_a_file_in_chunks_and_records_it_for_the_client(api_url, points_file, tmp_path):
+    src, truth = points_file
+    out = tmp_path / "answers.csv"
+    r = run("predict", str(src), "-o", str(out), "--api-url", api_url, "--client-id", CLIENT, "--chunk", "1000")
+    assert r.returncode == 0, r.stderr
+    answers = pd.read_csv(out, keep_default_na=False)
+    assert len(answers) == 2500
+    assert list(answers.columns[:6]) == [*truth.columns.drop("label"), "note"]  # the input first, as it was
+    assert list(answers.note) == [f"n{i}" for i in range(2500)]  # in the file's order
+    assert {"species", "reasons", "confidence", "conformal_set", "prediction_id", "model_version"} <= set(answers)
+    real = truth.label != "noise"
+    assert (answers.species[real] == truth.label[real]).mean() > 0.99
+    assert (answers.species[~real] == "outlier").mean() > 0.9
+    assert (answers.reasons[answers.species == "outlier"] != "").all()
+    assert answers.prediction_id.is_unique and answers.model_version.nunique() == 1
+    assert f"classified 2500 points into {out} with model {answers.model_version[0]}:" in r.stderr
+    assert "it/s" not in r.stderr and "point/s" not in r.stderr  # stderr is not a terminal: no progress bar
+    mine = httpx.get(api_url + "/predictions", params={"limit": 10}, headers={"X-Client-Id": CLIENT}, timeout=10)
+    assert {p["id"] for p in mine.json()} <= set(answers.prediction_id)  # the client's history holds them
+    assert len(mine.json()) == 10
+
+
+def test_predict_shows_a_progress_bar_on_a_terminal(api_url, points_file, tmp_path):
+    src, _ = points_file
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen(
+        [CLI, "predict", str(src), "-o", str(tmp_path / "a.csv"), "--api-url", api_url, "--chunk", "500"],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the other end closed: the process is gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, shown
+    text = shown.decode(errors="replace")
+    assert "2500/2500" in text and "point" in text and "classified 2500 points" in text
+
+
+def test_predict_names_the_bad_row_as_the_file_numbers_it(api_url, tmp_path):
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    lines = ["walks_on_n_legs,height,weight,has_wings,has_tail", "4,3,5000,false,true", "", "2,1.7,-60,false,false"]
+    src.write_text("\n".join(lines) + "\n")
+    r = run("predict", str(src), "-o", str(out), "--api-url", api_url)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "column 'weight' must be" in r.stderr and "rows [4] hold [-60.0]" in r.stderr  # line 4 in an editor
+    assert not out.exists()
+
+
+def test_predict_passes_on_the_apis_refusal(api_url, tmp_path):
+    "A chunk above the API's batch limit (10 000) is refused by the API; its message reaches the user."
+    from animal_data_service.generator import generate
+
+    src, out = tmp_path / "many.csv", tmp_path / "out.csv"
+    pd.DataFrame(generate(seed=2, n=10_001)).to_csv(src, index=False)
+    r = run("predict", str(src), "-o", str(out), "--api-url", api_url, "--chunk", "20000")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "a batch holds at most 10000 points, this one has 10001: split it" in r.stderr
+    assert not out.exists()
+
+
+def test_predict_with_the_api_down_says_so(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("walks_on_n_legs,height,weight,has_wings,has_tail\n4,3,5000,false,true\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run("predict", str(src), "--api-url", url)
+    assert r.returncode == 1 and f"The API at {url} does not answer" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_predict_refuses_a_bad_client_id(tmp_path):
+    r = run("predict", str(tmp_path / "in.csv"), "--client-id", "me")
+    assert r.returncode == 2 and "argument --client-id: 'me' is not a client id" in r.stderr

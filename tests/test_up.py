@@ -76,7 +76,15 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, rest
-    assert rest.rstrip().endswith("stopped")
+    assert rest.split() == ["stopping...", "stopped"]  # the page's kernels printed nothing here
+    block = out[out.index("\nready:") :].splitlines()
+    assert [line.split()[0] for line in block[2:-1]] == ["data", "API", "dashboard", "API", "admin", "server"]
+    for noise in ("[Voila]", "not trusted", "TCP without encryption", "INFO", "WARNING"):
+        assert noise not in out, f"{noise!r} reached the terminal:\n{out}"  # it goes to the servers' logs
+    logs = tmp_path / "logs"
+    dashboard_log = (logs / "dashboard.log").read_text()
+    assert dashboard_log.startswith("# Voila's 'Notebook dashboard.ipynb is not trusted'") and "Voil" in dashboard_log
+    assert "serving the API at" in (logs / "API.log").read_text()
     time.sleep(0.5)
     assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
 

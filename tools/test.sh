@@ -12,6 +12,8 @@ step "ruff format --check"
 $B/ruff format --check .
 step "nbdev: notebooks clean, library in sync with notebooks"
 $B/python tools/check_nbdev.py ${CI:+--strict}
+step "notebooks kept with outputs (02a_explore, 04_labeling) are fresh, the others carry none"
+$B/python tools/notebook_outputs.py --check
 step "README.md generated from nbs/index.ipynb"
 $B/python tools/make_readme.py --check
 step "notebooks as tests (nbdev_test), measuring the library lines their exported cells run"
