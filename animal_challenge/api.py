@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DEPENDENCIES', 'ERROR_STATUS', 'EXCEPTION_HANDLERS', 'CONTROLLERS', 'TRAIN_IF_EMPTY', 'GRACE', 'LOG_FORMAT',
            'api_state', 'provide_store', 'Conflict', 'UnsupportedMediaType', 'answer_error', 'name_bad_fields',
-           'unforeseen', 'lifespan', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'create_app',
-           'visible_to', 'ServeError', 'app_from_environment', 'serve']
+           'unforeseen', 'lifespan', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'NullKeepingExample',
+           'add_examples', 'create_app', 'visible_to', 'ServeError', 'app_from_environment', 'serve']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
@@ -18,8 +18,9 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
+import msgspec
 import numpy as np
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.config.cors import CORSConfig
@@ -40,7 +41,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.exceptions.responses import create_exception_response
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Example, SecurityScheme
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect
@@ -52,6 +53,8 @@ import animal_challenge
 from .config import Settings, settings_env
 from animal_challenge.contract import (
     CLIENT_HEADER,
+    EXAMPLE_ANSWERS,
+    EXAMPLE_POINTS,
     FIRST_MODEL,
     MAX_ID,
     MAX_PAGE,
@@ -86,7 +89,7 @@ from .model import TRUSTED_TYPES
 from .postgres import open_history
 from .process import port_is_free
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
-from .schema import OUTPUTS
+from .schema import OUTPUTS, Explanation, Neighbour
 from animal_challenge.security import (
     ADMIN,
     CORS_HEADERS,
@@ -315,6 +318,52 @@ def forbid_extra_fields(app: Litestar) -> None:
         if model.__name__ in schemas:
             schemas[model.__name__].additional_properties = False
 
+
+class NullKeepingExample(Example):
+    "An OpenAPI example whose value keeps its nulls: Litestar drops every `None` of the spec, even inside examples."
+
+    def to_schema(self) -> dict[str, Any]:
+        return super().to_schema() | {"value": self.value}
+
+
+def _json_examples(operation, body: dict | None, answers: dict | None) -> None:
+    "Set the named examples of `operation`'s JSON request body and of its 200 answer."
+    if body:
+        operation.request_body.content["application/json"].examples = body
+    if answers:
+        operation.responses["200"].content["application/json"].examples = answers
+
+
+def add_examples(app: Litestar) -> None:
+    "Give `/predict` and `/predict/batch` real animals as examples (`contract.EXAMPLE_POINTS`), and the answers."
+    paths = app.openapi_schema.paths or {}
+    points = {
+        name: Example(summary=name, description=f"Answered as {label}.", value=point)
+        for name, (label, point) in EXAMPLE_POINTS.items()
+    }
+    answers = {name: NullKeepingExample(summary=name, value=answer) for name, answer in EXAMPLE_ANSWERS.items()}
+    if "/predict" in paths:
+        _json_examples(paths["/predict"].post, points, answers)
+    if "/predict/batch" in paths:
+        named = ["a dog", "a kangaroo shorter than any seen"]
+        batch = {"points": [EXAMPLE_POINTS[n][1] for n in named]}
+        predictions = [
+            EXAMPLE_ANSWERS[n] | {"explanation": EXAMPLE_ANSWERS[n]["explanation"] | {"nearest": []}} for n in named
+        ]
+        answer = {"model_version": predictions[0]["model_version"], "predictions": predictions}
+        summary = "a dog and a kangaroo shorter than any seen"
+        _json_examples(
+            paths["/predict/batch"].post,
+            {"two": Example(summary=summary, value=batch)},
+            {"two": NullKeepingExample(summary=summary, value=answer)},
+        )
+    schemas = app.openapi_schema.components.schemas or {}
+    for typed in (Explanation, Neighbour):  # Litestar drops the descriptions of a TypedDict's fields: put them back
+        for field, hint in get_type_hints(typed, include_extras=True).items():
+            meta = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, msgspec.Meta)]
+            if typed.__name__ in schemas and meta and meta[0].description:
+                schemas[typed.__name__].properties[field].description = meta[0].description
+
 # %% ../nbs/09b_api.ipynb #04b60d3f
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
@@ -340,6 +389,7 @@ def create_app(
         logging_config=None,  # the process's logging is the server's to set (`serve`), not the app's
     )
     forbid_extra_fields(app)
+    add_examples(app)
     app = guarded(app)
     app.asgi_handler = measure_requests(app.asgi_handler)  # outermost: refusals are counted too
     return app

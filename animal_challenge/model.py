@@ -144,6 +144,11 @@ def neighbour_space(
     return out
 
 # %% ../nbs/05_model.ipynb #a4d1d33a
+def _kg(weight: float) -> str:
+    "A weight as the explanations write it: three digits, whole kilograms from a tonne up."
+    return f"{weight:,.0f}" if weight >= 1000 else f"{weight:.3g}"
+
+
 class AnimalModel:
     "A fitted classifier with confidence intervals, conformal sets and open-set rejection; see `train_model`."
 
@@ -218,12 +223,15 @@ class AnimalModel:
     def _size_range(self, k: int) -> str:
         "Species `k`'s size range in words."
         h_lo, h_hi, w_lo, w_hi = self._fast.boxes[k]
-        return f"{h_lo:.2f}-{h_hi:.2f} m, {w_lo:.3g}-{w_hi:.3g} kg"
+        return f"{h_lo:.2f}-{h_hi:.2f} m, {_kg(w_lo)}-{_kg(w_hi)} kg"
 
     def _accepted_because(self, k: int) -> dict:
         "The decision for every animal accepted as species `k` (one dict, shared)."
         name = self.classes[k]
-        sentence = f"inside the {name} size range ({self._size_range(k)}), with the legs, wings and tail of a {name}"
+        article = "an" if name[0] in "aeiou" else "a"
+        sentence = (
+            f"inside the {name} size range ({self._size_range(k)}), with the legs, wings and tail of {article} {name}"
+        )
         return {"rule": "size", "group": name, "decided_by": sentence}
 
     def __getstate__(self) -> dict:
@@ -353,7 +361,8 @@ def decision(
         return self._fast.accepted[top]
     if broken := self._rules_broken(legs, wings, tail):
         rule, sentence = broken[0]
-        return {"rule": rule, "group": None, "decided_by": f"a rule on the anatomy, before any size range: {sentence}"}
+        named = "anatomy" if rule == "flags" else rule
+        return {"rule": rule, "group": None, "decided_by": f"the {named} rule ({sentence}), before any size range"}
     name, code = self.classes[top], legs * 4 + wings * 2 + tail
     if code not in self._fast.codes[top]:  # the anatomy of another species, the size of none the classifier trusts
         why = self.reasons_for(legs, height, weight, wings, tail)[0]
@@ -363,7 +372,7 @@ def decision(
     if not h_lo <= height <= h_hi:
         off.append(f"{height:.2f} m is {'below' if height < h_lo else 'above'} it")
     if not w_lo <= weight <= w_hi:
-        off.append(f"{weight:.3g} kg is {'below' if weight < w_lo else 'above'} it")
+        off.append(f"{_kg(weight)} kg is {'below' if weight < w_lo else 'above'} it")
     sentence = f"outside the {name} size range ({self._size_range(top)}): {' and '.join(off)}"
     return {"rule": "size", "group": name, "decided_by": sentence}
 
