@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .outliers import size_range
-from .schema import FEATURES, OUTLIER
+from .schema import FEATURES, OUTLIER, OUTPUTS
 
 # %% ../nbs/05_model.ipynb #927cdf56
 FEATURE_NAMES = ("walks_on_n_legs", "has_wings", "log_height", "log_weight")  # what the classifier sees
@@ -197,6 +197,7 @@ class AnimalModel:
             set_lists=set_lists,  # `_sets` as lists, indexed by bit mask
         )
         self._fast.accepted = [self._accepted_because(k) for k in range(len(self.classes))]  # shared by k's animals
+        self._fast.explained = [a | {"nearest": []} for a in self._fast.accepted]  # the same, as a batch explains it
         self._prepare_sample()
 
     def _prepare_sample(self) -> None:
@@ -388,7 +389,7 @@ def predict_columns(
     df: pd.DataFrame,  # validated points
     k: int = 0,  # nearest training points per explanation (0: none, as a batch of the API answers)
 ) -> dict[str, list]:
-    "`predict`'s columns as lists, one value per point; rows share equal `reasons`, `conformal_set` and `nearest`."
+    "`predict`'s columns as lists, one value per point; rows may share equal lists and dicts."
     logp, top, low, high = self._scores(model_features(df))
     ok = self._accept(df, top)
     names = np.array([*self.classes, OUTLIER], dtype=object)
@@ -398,12 +399,14 @@ def predict_columns(
     reasons = [[]] * len(df)  # one shared empty list: most points are animals
     cols = [df[c].to_numpy() for c in FEATURES]
     keep, tops = ok.tolist(), top.tolist()
-    decisions = _unless([self._fast.accepted[t] for t in tops], keep)
+    explanations = _unless([self._fast.explained[t] for t in tops], keep)  # an animal's is its species' (shared)
     for i in np.flatnonzero(~ok).tolist():
         point = (int(cols[0][i]), cols[1][i], cols[2][i], bool(cols[3][i]), bool(cols[4][i]))
         reasons[i] = self.reasons_for(*point)
-        decisions[i] = self.decision(tops[i], False, *point)
-    nearest = self.nearest(df[list(FEATURES)].to_numpy(float), k) if k else [[]] * len(df)
+        explanations[i] = self.decision(tops[i], False, *point) | {"nearest": []}
+    if k:
+        nearest = self.nearest(df[list(FEATURES)].to_numpy(float), k)
+        explanations = [e | {"nearest": n} for e, n in zip(explanations, nearest, strict=True)]
     return {
         "species": names[np.where(ok, top, len(self.classes))].tolist(),
         "reasons": reasons,
@@ -412,7 +415,7 @@ def predict_columns(
         "confidence_low": _unless(low.tolist(), keep),
         "confidence_high": _unless(high.tolist(), keep),
         "conformal_set": self._fast.set_lists[masks].tolist(),
-        "explanation": [{**d, "nearest": n} for d, n in zip(decisions, nearest, strict=True)],
+        "explanation": explanations,
     }
 
 
@@ -548,7 +551,7 @@ def predict_one(
     explanation = {**self.decision(top, ok, legs, h, w, wings, tail), "nearest": nearest}
     if not ok:  # no probability for a creature that is none of the species
         reasons = self.reasons_for(legs, h, w, wings, tail)
-        return dict(zip(_ANSWER_KEYS, (OUTLIER, reasons, {}, None, None, None, [], explanation), strict=True))
+        return dict(zip(OUTPUTS, (OUTLIER, reasons, {}, None, None, None, [], explanation), strict=True))
     shifted = [v - logits[top] for v in logits]  # `log_softmax`, term by term in the same order
     norm = math.log1p(sum([math.exp(s) for j, s in enumerate(shifted) if j != top]))
     logp = [s - norm for s in shifted]
@@ -573,11 +576,7 @@ def predict_one(
         conformal,
         explanation,
     )
-    return dict(zip(_ANSWER_KEYS, values, strict=True))
-
-
-_ANSWER_KEYS = ("species", "reasons", "probabilities", "confidence", "confidence_low", "confidence_high")
-_ANSWER_KEYS += ("conformal_set", "explanation")  # `schema.OUTPUTS`, in order
+    return dict(zip(OUTPUTS, values, strict=True))
 
 # %% ../nbs/05_model.ipynb #abdd1734
 TRUSTED_TYPES = [  # every non-builtin type inside an AnimalModel, for skops.io.loads(..., trusted=TRUSTED_TYPES)
