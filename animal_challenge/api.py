@@ -455,7 +455,7 @@ class PredictController(Controller):
         writer: NamedDependency[HistoryWriter],
         caller: NamedDependency[Caller],
     ) -> Prediction:
-        "Classify one point: a species with probabilities, interval and conformal set, or `outlier` with reasons."
+        "Classify one point: a species with its figures or `outlier` with reasons, what decided, the nearest points."
         model, version = active.require()
         point = vars(data)
         answer = model.predict_one(point)
@@ -478,7 +478,7 @@ class PredictController(Controller):
         settings: NamedDependency[Settings],
         caller: NamedDependency[Caller],
     ) -> BatchPrediction:
-        "Classify up to `max_batch` points (10 000 by default) in one call; answers in the order of the points."
+        "Classify up to `max_batch` points (10 000 by default), in their order; no nearest points in the explanations."
         if len(data.points) > settings.max_batch:
             message = f"a batch holds at most {settings.max_batch} points, this one has {len(data.points)}: split it"
             raise ValidationException(message, extra=[{"key": "points", "message": message}])
