@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DEPENDENCIES', 'CONTROLLERS', 'api_state', 'provide_store', 'lifespan', 'swagger_assets', 'openapi_config',
-           'forbid_extra_fields', 'document_csv', 'create_app', 'visible_to']
+           'forbid_extra_fields', 'document_csv', 'NullKeepingExample', 'add_examples', 'create_app', 'visible_to']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
+import msgspec
 import numpy as np
 import pandas as pd
 from litestar import Controller, Litestar, Response, get, post
@@ -35,7 +36,7 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIType, Schema, SecurityScheme
+from litestar.openapi.spec import Components, Example, OpenAPIMediaType, OpenAPIType, Schema, SecurityScheme
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Stream
@@ -46,6 +47,8 @@ from . import bulk
 from .config import MAX_DRIFT_WINDOW, Settings
 from animal_challenge.contract import (
     CLIENT_HEADER,
+    EXAMPLE_ANSWERS,
+    EXAMPLE_POINTS,
     FIRST_MODEL,
     MAX_ID,
     MAX_PAGE,
@@ -79,7 +82,7 @@ from .metrics import ScrapedState, count_answers, measure_requests, scrape
 from .model import TRUSTED_TYPES
 from .postgres import open_history
 from .registry import ModelStore, ModelStoreError, ModelVersion
-from .schema import OUTPUTS
+from .schema import OUTPUTS, Explanation, Neighbour
 from animal_challenge.security import (
     ADMIN,
     CORS_HEADERS,
@@ -253,6 +256,52 @@ def document_csv(app: Litestar) -> None:
                     csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description="CSV, with a header row"))
                     operation.responses["200"].content = {"text/csv": csv}
 
+
+class NullKeepingExample(Example):
+    "An OpenAPI example whose value keeps its nulls: Litestar drops every `None` of the spec, even inside examples."
+
+    def to_schema(self) -> dict[str, Any]:
+        return super().to_schema() | {"value": self.value}
+
+
+def _json_examples(operation, body: dict | None, answers: dict | None) -> None:
+    "Set the named examples of `operation`'s JSON request body and of its 200 answer."
+    if body:
+        operation.request_body.content["application/json"].examples = body
+    if answers:
+        operation.responses["200"].content["application/json"].examples = answers
+
+
+def add_examples(app: Litestar) -> None:
+    "Give `/predict` and `/predict/batch` real animals as examples (`contract.EXAMPLE_POINTS`), and the answers."
+    paths = app.openapi_schema.paths or {}
+    points = {
+        name: Example(summary=name, description=f"Answered as {label}.", value=point)
+        for name, (label, point) in EXAMPLE_POINTS.items()
+    }
+    answers = {name: NullKeepingExample(summary=name, value=answer) for name, answer in EXAMPLE_ANSWERS.items()}
+    if "/predict" in paths:
+        _json_examples(paths["/predict"].post, points, answers)
+    if "/predict/batch" in paths:
+        named = ["a dog", "a kangaroo shorter than any seen"]
+        batch = {"points": [EXAMPLE_POINTS[n][1] for n in named]}
+        predictions = [
+            EXAMPLE_ANSWERS[n] | {"explanation": EXAMPLE_ANSWERS[n]["explanation"] | {"nearest": []}} for n in named
+        ]
+        answer = {"model_version": predictions[0]["model_version"], "predictions": predictions}
+        summary = "a dog and a kangaroo shorter than any seen"
+        _json_examples(
+            paths["/predict/batch"].post,
+            {"two": Example(summary=summary, value=batch)},
+            {"two": NullKeepingExample(summary=summary, value=answer)},
+        )
+    schemas = app.openapi_schema.components.schemas or {}
+    for typed in (Explanation, Neighbour):  # Litestar drops the descriptions of a TypedDict's fields: put them back
+        for field, hint in get_type_hints(typed, include_extras=True).items():
+            meta = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, msgspec.Meta)]
+            if typed.__name__ in schemas and meta and meta[0].description:
+                schemas[typed.__name__].properties[field].description = meta[0].description
+
 # %% ../nbs/09b_api.ipynb #04b60d3f
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
@@ -280,6 +329,7 @@ def create_app(
     )
     forbid_extra_fields(app)
     document_csv(app)
+    add_examples(app)
     app = guarded(app)
     app.asgi_handler = measure_requests(app.asgi_handler)  # outermost: refusals are counted too
     return app
@@ -345,7 +395,7 @@ class PredictController(Controller):
         writer: NamedDependency[HistoryWriter],
         caller: NamedDependency[Caller],
     ) -> Prediction:
-        "Classify one point: a species with probabilities, interval and conformal set, or `outlier` with reasons."
+        "Classify one point: a species with its figures or `outlier` with reasons, what decided, the nearest points."
         model, version = active.require()
         point = vars(data)
         answer = model.predict_one(point)
@@ -368,7 +418,7 @@ class PredictController(Controller):
         settings: NamedDependency[Settings],
         caller: NamedDependency[Caller],
     ) -> BatchPrediction:
-        "Classify up to `max_batch` points (10 000 by default) in one call; answers in the order of the points."
+        "Classify up to `max_batch` points (10 000 by default), in their order; no nearest points in the explanations."
         if len(data.points) > settings.max_batch:
             message = f"a batch holds at most {settings.max_batch} points, this one has {len(data.points)}: split it"
             raise ValidationException(message, extra=[{"key": "points", "message": message}])

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from sqlite_utils import Database
+from typing_extensions import is_typeddict
 
 from .schema import FEATURES, FLAG_FEATURES, LABELS, OUTPUTS, AnimalPoint, Answer
 
@@ -70,12 +71,12 @@ def column_for(
     name: str,  # the field's name
     tp: type,  # its annotated type: `float | None`, `list[str]`, ...
 ) -> Column:
-    "The column that stores a field of type `tp`: lists and dicts as JSON, `X | None` nullable."
+    "The column that stores a field of type `tp`: lists, dicts and TypedDicts as JSON, `X | None` nullable."
     args = get_args(tp)
     nullable = type(None) in args
     if nullable:
         (tp,) = (a for a in args if a is not type(None))
-    return Column(name, _KINDS[get_origin(tp) or tp], nullable)
+    return Column(name, "json" if is_typeddict(tp) else _KINDS[get_origin(tp) or tp], nullable)
 
 
 def column_spec(

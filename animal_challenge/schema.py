@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['OUTLIER', 'LABELS', 'FEATURES', 'NUMERIC_FEATURES', 'FLAG_FEATURES', 'MAX_LEGS', 'MAX_HEIGHT_M', 'MAX_WEIGHT_KG',
-           'OUTPUTS', 'Species', 'AnimalPoint', 'Answer', 'PointValidationError', 'validate_points', 'points_frame']
+           'OUTPUTS', 'Species', 'AnimalPoint', 'Neighbour', 'Explanation', 'Answer', 'PointValidationError',
+           'validate_points', 'points_frame']
 
 # %% ../nbs/00_schema.ipynb #e6ebbe08
 from enum import StrEnum
@@ -14,6 +15,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 # %% ../nbs/00_schema.ipynb #a517f48a
 class Species(StrEnum):
@@ -54,6 +56,43 @@ class AnimalPoint(BaseModel):
     has_tail: bool = Field(description="Whether it has a tail.")
 
 # %% ../nbs/00_schema.ipynb #6e687fb1
+class Neighbour(TypedDict):
+    "A training point near the one asked about: its features, the label training gave it, and how far it is."
+
+    walks_on_n_legs: int
+    height: float
+    weight: float
+    has_wings: bool
+    has_tail: bool
+    label: Annotated[str, msgspec.Meta(description="The species it was trained as.")]
+    distance: Annotated[
+        float,
+        msgspec.Meta(
+            description="Euclidean distance over legs, wings, tail, log height and log weight, each in "
+            "standard deviations of the training sample."
+        ),
+    ]
+
+
+class Explanation(TypedDict):
+    "What decided an answer, and the training points nearest to the point."
+
+    rule: Annotated[
+        str,
+        msgspec.Meta(
+            description="The check that decided: `legs`, `wings`, `tail` or `flags` (a rule on the anatomy), "
+            "or `size` (a species' size range)."
+        ),
+    ]
+    group: Annotated[
+        str | None, msgspec.Meta(description="The species whose size range decided (none: a rule on the anatomy did).")
+    ]
+    decided_by: Annotated[str, msgspec.Meta(description="The decision in one sentence, with the range or rule.")]
+    nearest: Annotated[
+        list[Neighbour], msgspec.Meta(description="The nearest points of the training sample kept with the model.")
+    ]
+
+
 class Answer(msgspec.Struct, gc=False):  # holds only plain lists and dicts: no cycle for the collector to look for
     "What a model says about one point: a species or `outlier`, how sure it is, and why."
 
@@ -61,12 +100,34 @@ class Answer(msgspec.Struct, gc=False):  # holds only plain lists and dicts: no 
     reasons: Annotated[list[str], msgspec.Meta(description="Why it is an outlier; empty for an animal.")]
     probabilities: Annotated[
         dict[str, float],
-        msgspec.Meta(description="The classifier's probability of each species (for an outlier: had it to be one)."),
+        msgspec.Meta(
+            description="The classifier's probability of each species; empty for an outlier, for which "
+            "they mean nothing."
+        ),
     ]
-    confidence: Annotated[float | None, msgspec.Meta(description="Probability of `species`.")]
-    confidence_low: Annotated[float | None, msgspec.Meta(description="Lower end of its 95 % bootstrap interval.")]
-    confidence_high: Annotated[float | None, msgspec.Meta(description="Upper end of its 95 % bootstrap interval.")]
-    conformal_set: Annotated[list[str], msgspec.Meta(description="Species that cannot be ruled out at 95 %.")]
+    confidence: Annotated[float | None, msgspec.Meta(description="Probability of `species`; none for an outlier.")]
+    confidence_low: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="Lower end of its 95 % bootstrap interval: the probability as models refit on "
+            "resampled training data give it. None for an outlier."
+        ),
+    ]
+    confidence_high: Annotated[
+        float | None, msgspec.Meta(description="Upper end of that interval; none for an outlier.")
+    ]
+    conformal_set: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="The species that cannot be ruled out at 95 %: sets made this way hold the true "
+            "species of 95 % of animals like the training data. Empty for an outlier, or for an animal less typical "
+            "than 95 % of the calibration points."
+        ),
+    ]
+    explanation: Annotated[
+        Explanation | None,
+        msgspec.Meta(description="What decided, and the nearest training points (none: stored before explanations)."),
+    ]
 
 
 OUTPUTS = Answer.__struct_fields__  # the answer's fields in order: what the history stores and the API returns

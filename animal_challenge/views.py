@@ -49,8 +49,8 @@ def notice(
     return f"<div class='ac-notice ac-{kind}'>{body}</div>"
 
 # %% ../nbs/10_views.ipynb #b9ddab8b
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f} %"
 
 
 def _bars(probabilities: dict[str, float]) -> str:
@@ -66,34 +66,79 @@ def _bars(probabilities: dict[str, float]) -> str:
     return "".join(rows)
 
 
+def _interval(pred: Prediction) -> str:
+    "The probability of the species and its bootstrap interval, in figures and in words."
+    low, high, width = pred.confidence_low, pred.confidence_high, 100 * (pred.confidence_high - pred.confidence_low)
+    digits = 3 if width < 0.01 else 2 if width < 0.1 else 1  # enough decimals to see the width
+    figures = f"{_pct(pred.confidence, digits)} (95 % interval {_pct(low, digits)} to {_pct(high, digits)})"
+    if width < 0.1:
+        words = (
+            f"Models refit on resampled training data agree to within {width:.3f} percentage points: the interval "
+            "is nearly zero wide, as for almost every animal, because the species lie far apart in the training data."
+        )
+    else:
+        words = (
+            f"Models refit on resampled training data differ by {width:.1f} percentage points: this animal is near the "
+            "edge of its group, where the training data leave room for doubt."
+        )
+    return f"<p class='ac-interval'>Probability of {html.escape(pred.species)}: {figures}. {words}</p>"
+
+
+def _conformal(pred: Prediction) -> str:
+    "The conformal set in words."
+    if pred.conformal_set:
+        text = (
+            f"Cannot be ruled out at 95 %: {', '.join(pred.conformal_set)}. Sets made this way hold the true species "
+            "of 95 % of animals like the training data."
+        )
+    else:
+        text = (
+            "Conformal set at 95 %: empty. This animal is less typical than 95 % of the animals the model was "
+            f"calibrated on, so at 95 % it commits to no species; its answer is still {pred.species}."
+        )
+    return f"<p class='ac-conformal'>{html.escape(text)}</p>"
+
+
+def _explanation(explanation: dict | None) -> str:
+    "What decided, and the nearest training points as a small table (nothing for answers stored before explanations)."
+    if not explanation:
+        return ""
+    e = html.escape
+    out = f"<p class='ac-decided'>Decided by: {e(explanation['decided_by'])}.</p>"
+    if nearest := explanation["nearest"]:
+        head = "".join(f"<th>{e(t)}</th>" for t in ("label", "distance", *FEATURE_LABELS.values()))
+        rows = "".join(
+            f"<tr><td>{e(n['label'])}</td><td>{n['distance']:.3g}</td>"
+            + "".join(f"<td>{e(str(n[f]))}</td>" for f in FEATURES)
+            + "</tr>"
+            for n in nearest
+        )
+        out += (
+            "<p class='ac-nearest-title'>Nearest training points (distance in standard deviations of the training"
+            " data):</p><table class='ac-nearest dataframe'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return out
+
+
 def prediction_html(
     pred: Prediction,  # the API's answer to POST /predict
 ) -> str:
-    "The verdict as HTML: species or outlier with reasons, probability bars, interval and conformal set."
+    "The verdict as HTML: the species with its figures, or outlier with its reasons; then what decided, and why."
     e = html.escape
+    footer = f"<p class='ac-version'>Prediction #{pred.id} by model {e(pred.model_version)}.</p>"
     if pred.species == OUTLIER:
         reasons = "".join(f"<li>{e(r)}</li>" for r in pred.reasons)
-        head = (
+        return (
             f"<h3 class='ac-species ac-outlier'>Not one of the known animals</h3><ul class='ac-reasons'>{reasons}</ul>"
+            "<p class='ac-no-probability'>No species probability: the classifier only compares the four known "
+            "species, and this is none of them.</p>"
+            f"{_explanation(pred.explanation)}{footer}"
         )
-        lead, top = (
-            "<p>If it had to be one of them:</p>",
-            max(pred.probabilities, key=pred.probabilities.get, default="?"),
-        )
-    else:
-        head, lead, top = f"<h3 class='ac-species'>{e(pred.species.capitalize())}</h3>", "", pred.species
-    interval = (
-        f"<p class='ac-interval'>Probability of {e(top)}: {_pct(pred.confidence)} "
-        f"(95 % interval {_pct(pred.confidence_low)} to {_pct(pred.confidence_high)}).</p>"
+    head = f"<h3 class='ac-species'>{e(pred.species.capitalize())}</h3>"
+    return (
+        f"{head}{_bars(pred.probabilities)}{_interval(pred)}{_conformal(pred)}{_explanation(pred.explanation)}{footer}"
     )
-    cset = pred.conformal_set
-    conformal = (
-        f"Cannot be ruled out at 95 %: {e(', '.join(cset))}."
-        if cset
-        else "Conformal set at 95 %: empty, no species fits."
-    )
-    footer = f"<p class='ac-version'>Prediction #{pred.id} by model {e(pred.model_version)}.</p>"
-    return f"{head}{lead}{_bars(pred.probabilities)}{interval}<p class='ac-conformal'>{conformal}</p>{footer}"
 
 # %% ../nbs/10_views.ipynb #985301a5
 HISTORY_COLUMNS = ["id", "made at (UTC)", "species", "confidence", *FEATURE_LABELS.values(), "corrected to", "model"]
@@ -108,7 +153,7 @@ def history_table(
             "id": r.id,
             "made at (UTC)": r.created_at[:19].replace("T", " "),
             "species": r.species,
-            "confidence": _pct(r.confidence),
+            "confidence": "none (outlier)" if r.species == OUTLIER or r.confidence is None else _pct(r.confidence),
             **{FEATURE_LABELS[f]: r.point[f] for f in FEATURES},
             "corrected to": f"{r.feedback.species} ({r.feedback.status})" if r.feedback else "",
             "model": r.model_version,
@@ -258,7 +303,7 @@ PAGE_STYLE = """<style>
 .ac-prob-name { width: 6em; }
 .ac-prob-bar { width: 14em; height: .9em; background: #eee; display: inline-block; }
 .ac-prob-bar span { display: block; height: 100%; }
-.ac-version, .ac-plot-note, .ac-bounds { color: #666; font-size: 90%; }
+.ac-version, .ac-plot-note, .ac-bounds, .ac-nearest-title { color: #666; font-size: 90%; }
 table.dataframe { border-collapse: collapse; font-size: 90%; }
 table.dataframe th, table.dataframe td { padding: .2em .6em; border-bottom: 1px solid #ddd; text-align: left; }
 </style>"""  # the page's few styles, shipped with the widgets (Voila serves no other stylesheet)

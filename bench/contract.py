@@ -26,6 +26,7 @@ class PydanticPrediction(BaseModel):
     confidence_low: float | None
     confidence_high: float | None
     conformal_set: list[str]
+    explanation: dict | None
     id: int
     model_version: str
 
@@ -41,6 +42,7 @@ def columns(n: int) -> dict[str, list]:
         "confidence_low": [0.98] * n,
         "confidence_high": [0.995] * n,
         "conformal_set": [["dog"]] * n,
+        "explanation": [{"rule": "size", "group": "dog", "decided_by": "inside the dog size range", "nearest": []}] * n,
     }
 
 

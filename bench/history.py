@@ -47,6 +47,7 @@ ANSWER = {
     "confidence_low": 0.99,
     "confidence_high": 0.992,
     "conformal_set": ["dog"],
+    "explanation": {"rule": "size", "group": "dog", "decided_by": "inside the dog size range", "nearest": []},
 }
 TARGET_MS = 20.0
 

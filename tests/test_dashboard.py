@@ -39,6 +39,8 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 ELEPHANT = {"walks_on_n_legs": 4, "height": 3.1, "weight": 5200.0, "has_wings": False, "has_tail": True}
 CHICKEN = {"walks_on_n_legs": 2, "height": 0.3, "weight": 2.0, "has_wings": True, "has_tail": True}
 NOISE = {"walks_on_n_legs": 3, "height": 7.0, "weight": 300.0, "has_wings": True, "has_tail": False}
+SHORT_KANGAROO = {"walks_on_n_legs": 2, "height": 1.5, "weight": 60.0, "has_wings": False, "has_tail": True}  # < 1.6 m
+MONSTER = {"walks_on_n_legs": 7, "height": 1.5, "weight": 3000.0, "has_wings": True, "has_tail": True}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,8 @@ def test_predict_shows_the_verdict_and_stores_the_point(dash, api):
     assert "<h3 class='ac-species'>Elephant</h3>" in dash.result.value
     assert dash.result.value.count("class='ac-prob'") == 4
     assert "Cannot be ruled out at 95 %: elephant." in dash.result.value
+    assert "Decided by: inside the elephant size range" in dash.result.value
+    assert dash.result.value.count("<td>elephant</td>") == 3  # the nearest training points, with their labels
     assert dash.predict_message.value == ""
     mine = api.get("/predictions", headers={"X-Client-Id": dash.api.client_id}).json()
     assert mine[0]["point"] == ELEPHANT and mine[0]["client_id"] == dash.api.client_id
@@ -121,6 +125,33 @@ def test_a_noise_point_is_not_one_of_the_known_animals_with_reasons(dash):
     predict(dash, NOISE)
     assert "Not one of the known animals" in dash.result.value
     assert "walks on 3 legs" in dash.result.value
+    assert "%" not in dash.result.value  # no species probability for what is none of the species
+
+
+def test_rejections_say_why_and_give_no_probability_in_the_api_and_the_page(dash, api):
+    "A kangaroo shorter than any in the training data (1.6 to 2.0 m) and an absurd creature: one verdict each."
+    kangaroo = api.post("/predict", json=SHORT_KANGAROO).json()
+    assert kangaroo["species"] == "outlier"
+    assert kangaroo["reasons"][0].startswith("height/weight far from every known animal: 1.50 m, 60 kg (kangaroo: 1.5")
+    assert (kangaroo["explanation"]["rule"], kangaroo["explanation"]["group"]) == ("size", "kangaroo")
+    assert kangaroo["explanation"]["decided_by"].endswith(": 1.50 m is below it")
+    assert {n["label"] for n in kangaroo["explanation"]["nearest"]} == {"kangaroo"}
+    monster = api.post("/predict", json=MONSTER).json()
+    assert monster["reasons"] == ["walks on 7 legs: known animals walk on 2 or 4"]
+    assert (monster["explanation"]["rule"], monster["explanation"]["group"]) == ("legs", None)
+    for answer in (kangaroo, monster):
+        assert (answer["confidence"], answer["confidence_low"], answer["confidence_high"]) == (None, None, None)
+        assert answer["probabilities"] == {} and answer["conformal_set"] == []
+        assert len(answer["explanation"]["nearest"]) == 3
+    predict(dash, SHORT_KANGAROO)
+    page = dash.result.value
+    assert "Not one of the known animals" in page and "<li>height/weight far from every known animal: 1.50 m" in page
+    assert "Decided by: outside the kangaroo size range (1.5" in page and "1.50 m is below it." in page
+    assert page.count("<td>kangaroo</td>") == 3 and "%" not in page and "ac-prob" not in page
+    predict(dash, MONSTER)
+    page = dash.result.value
+    assert "<li>walks on 7 legs: known animals walk on 2 or 4</li>" in page
+    assert "Decided by: the legs rule (walks on 7 legs" in page and "%" not in page
 
 
 def test_values_the_api_refuses_name_the_field(dash):

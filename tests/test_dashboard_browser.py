@@ -28,6 +28,8 @@ WAIT_MS = 30_000  # what a page action may take on a quiet machine (most take < 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "nbs" / "dashboard.png"
 ELEPHANT = {"legs": "4", "height": "3.1", "weight": "5200", "wings": False, "tail": True}
 NOISE = {"legs": "3", "height": "7", "weight": "300", "wings": True, "tail": False}  # no animal walks on 3 legs
+SHORT_KANGAROO = {"legs": "2", "height": "1.5", "weight": "60", "wings": False, "tail": True}  # trained: 1.6 to 2 m
+MONSTER = {"legs": "7", "height": "1.5", "weight": "3000", "wings": True, "tail": True}
 
 
 @dataclass
@@ -149,6 +151,8 @@ def test_predict_an_elephant(page, tmp_path):
     expect(page.locator(".ac-result .ac-prob")).to_have_count(4)  # a bar per species
     expect(page.locator(".ac-result .ac-interval")).to_contain_text("Probability of elephant:")
     expect(page.locator(".ac-result .ac-conformal")).to_contain_text("Cannot be ruled out at 95 %: elephant")
+    expect(page.locator(".ac-result .ac-decided")).to_contain_text("Decided by: inside the elephant size range")
+    expect(page.locator(".ac-result .ac-nearest tbody tr")).to_have_count(3)
     expect(note).to_contain_text("Training data of model")  # the plot still has its background
     expect(page.locator(".ac-plot-star")).to_have_text("The black star is your animal (elephant): 5200 kg, 3.1 m.")
     expect(page.locator(".ac-predict-message")).to_have_text("")
@@ -171,6 +175,7 @@ def test_history_shows_both_newest_first_and_filters(page, stack):
     expect(rows).to_have_count(2)
     expect(rows.nth(0).locator("td").nth(2)).to_have_text("outlier")
     expect(rows.nth(1).locator("td").nth(2)).to_have_text("elephant")
+    expect(rows.nth(0).locator("td").nth(3)).to_have_text("none (outlier)")  # no percentage for an outlier
     page.locator(".ac-history-species select").select_option("elephant")
     expect(rows).to_have_count(1)
     expect(rows.nth(0).locator("td").nth(2)).to_have_text("elephant")
@@ -269,3 +274,22 @@ def test_each_browser_sees_only_its_own_predictions_and_keeps_them_over_a_reload
     finally:
         for visitor in visitors:
             visitor.close()
+
+
+def test_the_predict_tab_says_why_a_rejected_point_is_none_of_the_animals(page):
+    "A kangaroo shorter than any the model saw, and an absurd creature: reasons, what decided, no probability."
+    result = page.locator(".ac-result")
+    predict(page, SHORT_KANGAROO)
+    expect(result.locator(".ac-species")).to_have_text("Not one of the known animals")
+    expect(result.locator(".ac-reasons")).to_contain_text("height/weight far from every known animal: 1.50 m, 60 kg")
+    expect(result.locator(".ac-decided")).to_contain_text("outside the kangaroo size range")
+    expect(result.locator(".ac-decided")).to_contain_text("1.50 m is below it")
+    expect(result.locator(".ac-nearest tbody tr")).to_have_count(3)
+    expect(result.locator(".ac-nearest tbody tr").first.locator("td").first).to_have_text("kangaroo")
+    expect(result.locator(".ac-prob")).to_have_count(0)  # no bars, no headline probability
+    assert "%" not in result.inner_text()
+    predict(page, MONSTER)
+    expect(result.locator(".ac-reasons")).to_have_text("walks on 7 legs: known animals walk on 2 or 4")
+    expect(result.locator(".ac-decided")).to_contain_text("the legs rule (walks on 7 legs")
+    expect(result.locator(".ac-nearest tbody tr")).to_have_count(3)
+    assert "%" not in result.inner_text()

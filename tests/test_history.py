@@ -38,10 +38,16 @@ def answer(species: str, p: float = 0.9) -> dict:
         "species": species,
         "reasons": ["6 legs is unlike every known species"] if species == "outlier" else [],
         "probabilities": {species: np.float64(p), other: np.float64(1 - p)} if species != "outlier" else {},
-        "confidence": np.float64(p),
-        "confidence_low": p - 0.05,
-        "confidence_high": min(1.0, p + 0.05),
+        "confidence": np.float64(p) if species != "outlier" else None,
+        "confidence_low": p - 0.05 if species != "outlier" else None,
+        "confidence_high": min(1.0, p + 0.05) if species != "outlier" else None,
         "conformal_set": [species] if species != "outlier" else [],
+        "explanation": {
+            "rule": "legs" if species == "outlier" else "size",
+            "group": None if species == "outlier" else species,
+            "decided_by": "a rule on the anatomy" if species == "outlier" else f"inside the {species} size range",
+            "nearest": [DOG | {"label": "dog", "distance": 0.5}] if species == "outlier" else [],
+        },
     }
 
 

@@ -36,21 +36,27 @@ def fresh() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
 
 def test_held_out_noise_rejected_and_animals_kept(model, fresh):
     pts, truth = fresh
-    pred = model.predict(pts)
+    pred = model.predict(pts, k=0)
     noise = truth == "noise"
     assert (pred.species[noise] == OUTLIER).mean() >= 0.99
     assert (pred.species[~noise] == OUTLIER).mean() <= 0.001
     kept = ~noise & (pred.species != OUTLIER)
     assert (pred.species[kept] == truth[kept]).mean() == 1.0
-    assert all(r for r in pred.reasons[pred.species == OUTLIER])  # every outlier says why
-    assert ((pred.confidence_low <= pred.confidence) & (pred.confidence <= pred.confidence_high)).all()
-    assert not any(pred.reasons[pred.species != OUTLIER])
+    rejected = pred.species == OUTLIER
+    assert all(r for r in pred.reasons[rejected])  # every outlier says why
+    assert ((pred.confidence_low <= pred.confidence) & (pred.confidence <= pred.confidence_high))[~rejected].all()
+    assert not any(pred.reasons[~rejected])
+    # one verdict: an outlier carries no probability, only its reasons and what decided
+    assert pred[["confidence", "confidence_low", "confidence_high"]][rejected].isna().all().all()
+    assert (pred.probabilities[rejected].map(len) == 0).all()
+    assert {e["rule"] for e in pred.explanation[rejected]} <= {"legs", "wings", "tail", "flags", "size"}
+    assert all(e["decided_by"].startswith("inside the ") for e in pred.explanation[~rejected])
 
 
 def test_conformal_coverage_within_two_points(model, fresh):
     pts, truth = fresh
     real = truth != "noise"
-    pred = model.predict(pts[real])
+    pred = model.predict(pts[real], k=0)
     covered = np.mean([t in s for t, s in zip(truth[real], pred.conformal_set, strict=True)])
     assert abs(covered - 0.95) <= 0.02
     assert abs(model.metrics["conformal_coverage"] - 0.95) <= 0.02
@@ -60,7 +66,7 @@ def test_conformal_level_is_configurable(fresh):
     pts, truth = fresh
     m = trained(0, 20_000, conformal_level=0.8, n_bootstrap=3)
     real = truth != "noise"
-    pred = m.predict(pts[real])
+    pred = m.predict(pts[real], k=0)
     covered = np.mean([t in s for t, s in zip(truth[real], pred.conformal_set, strict=True)])
     assert m.metrics["conformal_level"] == 0.8
     assert abs(covered - 0.8) <= 0.02
@@ -84,10 +90,12 @@ def test_issue_examples(model):
             dict(walks_on_n_legs=4, height=3.0, weight=5000.0, has_wings=True, has_tail=True),
             dict(walks_on_n_legs=2, height=1.8, weight=60.0, has_wings=False, has_tail=False),
             dict(walks_on_n_legs=2, height=1.8, weight=60.0, has_wings=False, has_tail=True),
+            dict(walks_on_n_legs=2, height=1.5, weight=60.0, has_wings=False, has_tail=True),
+            dict(walks_on_n_legs=7, height=1.5, weight=3000.0, has_wings=True, has_tail=True),
         ]
     )
     pred = model.predict(pts)
-    assert pred.species.tolist() == ["outlier", "outlier", "outlier", "outlier", "kangaroo"]
+    assert pred.species.tolist() == ["outlier", "outlier", "outlier", "outlier", "kangaroo", "outlier", "outlier"]
     assert pred.reasons[0] == ["walks on 3 legs: known animals walk on 2 or 4"]
     assert pred.reasons[1][0].startswith("height/weight far from every known animal: 9.00 m, 900 kg (dog:")
     assert pred.reasons[2] == ["has wings and walks on 4 legs: winged animals walk on 2"]
@@ -97,6 +105,17 @@ def test_issue_examples(model):
     row = pred.iloc[4]
     assert 0 <= row.confidence_low <= row.confidence_high <= 1
     assert abs(sum(row.probabilities.values()) - 1) < 1e-9
+    assert row.explanation["group"] == "kangaroo" and {n["label"] for n in row.explanation["nearest"]} == {"kangaroo"}
+    # a kangaroo shorter than the training's (the service draws 1.6 to 2.0 m): outside the kangaroo size range
+    short, monster = pred.iloc[5], pred.iloc[6]
+    assert short.reasons[0].startswith("height/weight far from every known animal: 1.50 m, 60 kg (kangaroo: 1.5")
+    assert (short.explanation["rule"], short.explanation["group"]) == ("size", "kangaroo")
+    assert short.explanation["decided_by"].endswith(": 1.50 m is below it")
+    assert monster.reasons == ["walks on 7 legs: known animals walk on 2 or 4"]
+    assert (monster.explanation["rule"], monster.explanation["group"]) == ("legs", None)
+    for outlier in (short, monster):
+        assert np.isnan(outlier.confidence) and outlier.probabilities == {} and outlier.conformal_set == []
+        assert len(outlier.explanation["nearest"]) == 3
 
 
 def test_predict_one_matches_predict(model, fresh):
@@ -107,6 +126,10 @@ def test_predict_one_matches_predict(model, fresh):
         one, row = model.predict_one(point), batch.iloc[i]
         assert one["species"] == row.species and one["reasons"] == row.reasons
         assert one["conformal_set"] == row.conformal_set
+        assert one["explanation"] == row.explanation and one["probabilities"].keys() == row.probabilities.keys()
+        if one["species"] == OUTLIER:
+            assert one["confidence"] is None and np.isnan(row.confidence)
+            continue
         assert one["confidence"] == pytest.approx(row.confidence, abs=1e-12)
         assert one["confidence_low"] == pytest.approx(row.confidence_low, abs=1e-12)
         assert one["confidence_high"] == pytest.approx(row.confidence_high, abs=1e-12)
@@ -131,7 +154,7 @@ def test_shifted_training_data(fresh):
     spec = shifted_spec(3)
     m = trained(3, 20_000, spec=spec, n_bootstrap=5)
     pts, truth = held_out(77, 30_000, spec)
-    pred = m.predict(pts)
+    pred = m.predict(pts, k=0)
     noise = truth == "noise"
     assert (pred.species[noise] == OUTLIER).mean() >= 0.99
     assert (pred.species[~noise] == OUTLIER).mean() <= 0.002
