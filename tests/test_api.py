@@ -168,6 +168,33 @@ def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
         assert "cannot reach the S3 server" in client.post("/predict", json=DOG).json()["detail"]
 
 
+# --- a signed store
+
+
+def test_a_signed_api_refuses_forged_and_unsigned_versions_with_a_409(tmp_path, animal_model):
+    key = "the signing key of the API tests"
+    signed = open_store(str(tmp_path / "models"), Settings(signing_key=key), TRUSTED_TYPES)
+    good, forged = save_version(signed, animal_model), save_version(signed, animal_model, activate=False)
+    record = signed.folder / "versions" / forged.id / "metadata.json"
+    record.write_text(record.read_text().replace('"seed": 0', '"seed": 1'))  # an edit without the key
+    unsigned = save_version(LocalModelStore(tmp_path / "plain", TRUSTED_TYPES), animal_model)
+    with TestClient(app_for(tmp_path, signing_key=key)) as client:
+        assert client.post("/predict", json=DOG).json()["model_version"] == good.id
+        refused = client.post(f"/models/{forged.id}/activate", headers=AUTH)
+        assert (refused.status_code, refused.json()["detail"]) == (
+            409,
+            f"signature mismatch for version {forged.id}: its record does not verify with this store's signing key; "
+            "it was changed after it was saved, or signed with another key. It is not used: activate another version "
+            "or train a new one.",
+        )
+        assert client.get(f"/models/{forged.id}").status_code == 409
+        assert client.post("/predict", json=DOG).json()["model_version"] == good.id
+    keyed = Settings(data_dir=tmp_path / "second", store=str(tmp_path / "plain"), signing_key=key)
+    with TestClient(create_app(keyed)) as client:  # a key set on a store written without one
+        listed = client.get("/models")
+        assert listed.status_code == 409 and f"version {unsigned.id} is not signed" in listed.json()["detail"]
+
+
 # --- end to end: the console script, the real data service, the S3 store on a moto server
 
 
