@@ -387,3 +387,19 @@ for _ in range(40):
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=patience(300))
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_short_prune_interval_keeps_the_history_under_its_bound_while_predictions_arrive(tmp_path, store):
+    "40 batches of 50 points over real HTTP, a bound of 100 rows pruned every 0.2 s: it holds as they arrive."
+    settings = Settings(data_dir=tmp_path, history_max_rows=100, history_prune_every=0.2, rate_batch=1000)
+    app = create_app(settings, store=store)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        seen = []
+        for _ in range(40):
+            assert http.post("/predict/batch", json={"points": [DOG] * 50}).status_code == 200
+            seen.append(app.state.log.count())
+        deadline = time.monotonic() + patience(5)
+        while app.state.log.count() > 100:
+            assert time.monotonic() < deadline, f"still {app.state.log.count()} rows"
+            time.sleep(0.05)
+    assert max(seen) < 2000, seen  # pruned while they arrived, not only at the end
