@@ -403,3 +403,19 @@ def test_a_short_prune_interval_keeps_the_history_under_its_bound_while_predicti
             assert time.monotonic() < deadline, f"still {app.state.log.count()} rows"
             time.sleep(0.05)
     assert max(seen) < 2000, seen  # pruned while they arrived, not only at the end
+
+
+def test_head_is_answered_wherever_get_is(tmp_path, store):
+    "Over real HTTP, every GET route of the app answers HEAD with the GET's status and headers, without a body."
+    app = app_for(tmp_path, store)
+    values = {"{version_id:str}": store.active_id(), "{prediction_id:int}": "1", "{job_id:str}": "j", "{path:str}": "x"}
+    paths = [r.path for r in app.routes if "GET" in getattr(r, "methods", ()) and "{file_path" not in r.path]
+    assert {"/health", "/ready", "/models", "/docs", "/predictions"} <= set(paths)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for path in paths:
+            for name, value in values.items():
+                path = path.replace(name, value)
+            got, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (got.status_code, b""), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            assert head.headers["x-frame-options"] == "DENY", path
