@@ -132,7 +132,7 @@ def settings_env(
     settings: Settings,  # what the children should know
     secret: bool = True,  # include the `SECRETS` (the admin token, the signing key)
 ) -> dict[str, str]:
-    "Every set field of `settings` as its `ANIMAL_CHALLENGE_*` variable, flags as `true`/`false`."
+    "Every set field of `settings` as its `ANIMAL_CHALLENGE_*` variable, flags as `true`/`false`, the `_FILE`s empty."
     env = {}
     files = {f"{name}_file" for name in SECRETS}  # read into their fields already
     for name, value in settings.model_dump(exclude=files).items():
@@ -140,7 +140,7 @@ def settings_env(
             continue
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         env[f"{ENV_PREFIX}{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
-    return env
+    return env | {f"{ENV_PREFIX}{name.upper()}": "" for name in files}  # unset: an inherited one would clash
 
 # %% ../nbs/01_config.ipynb #d0711d10
 def env_table() -> str:
