@@ -95,9 +95,10 @@ class S3ModelStore(ModelStore):
         bucket: str,  # the bucket; created if missing
         prefix: str = "models",  # the key prefix of the store inside the bucket ("" for the bucket's root)
         trusted: Sequence[str] = (),  # type names, besides skops' defaults, that loading a model may build
+        signing_key: str | bytes | None = None,  # sign every saved version with it, and use only versions it signed
     ):
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
-        super().__init__(f"s3://{bucket}/{self.prefix}".rstrip("/"), trusted)
+        super().__init__(f"s3://{bucket}/{self.prefix}".rstrip("/"), trusted, signing_key)
         with s3_errors("open", self.location):
             if not client.bucket_exists(bucket):
                 try:
@@ -162,17 +163,18 @@ class S3ModelStore(ModelStore):
 # %% ../nbs/06a_s3.ipynb #67465a6f
 def open_store(
     location: str,  # a folder, or s3://bucket/prefix
-    settings: Settings,  # the S3 endpoint and keys, for an s3:// location
+    settings: Settings,  # the S3 endpoint and keys, for an s3:// location; the signing key, if one is set
     trusted: Sequence[str] = (),  # type names, besides skops' defaults, that loading a model may build
 ) -> ModelStore:
     "The model store at `location`: a `LocalModelStore` for a folder, an `S3ModelStore` for s3://bucket/prefix."
+    key = settings.signing_key.get_secret_value() if settings.signing_key else None
     if location.startswith("s3://"):
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
         if not bucket:
             raise ModelStoreError(f"{location!r} names no bucket; write s3://bucket/prefix")
         secret = settings.s3_secret_key.get_secret_value()
         client = s3_client(settings.s3_endpoint, settings.s3_access_key, secret, settings.s3_secure)
-        return S3ModelStore(client, bucket, prefix, trusted)
+        return S3ModelStore(client, bucket, prefix, trusted, key)
     if "://" in location:
         raise ModelStoreError(f"cannot open the model store {location!r}: a store is a folder or s3://bucket/prefix")
-    return LocalModelStore(location, trusted)
+    return LocalModelStore(location, trusted, key)

@@ -410,15 +410,16 @@ def _run(self: TrainingJobs, job: dict) -> None:
 
 # %% ../nbs/09_serving.ipynb #943f9a06
 class Retention:
-    "Prunes the history to `settings.history_max_rows` and `history_max_age_days` every `every` seconds."
+    "Prunes the history to `settings.history_max_rows` and `history_max_age_days` every `history_prune_every` seconds."
 
     def __init__(
         self,
         log: PredictionLog,  # the history to keep bounded
-        settings: Settings,  # `history_max_rows`, `history_max_age_days`
-        every: float = 60.0,  # seconds between two prunes
+        settings: Settings,  # `history_max_rows`, `history_max_age_days`, `history_prune_every`
+        every: float | None = None,  # seconds between two prunes (default: `settings.history_prune_every`)
     ):
-        self.log, self.settings, self.every = log, settings, every
+        self.log, self.settings = log, settings
+        self.every = settings.history_prune_every if every is None else every
         self._stop, self._thread = threading.Event(), None
 
     def prune(self) -> int:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fastcore.basics import patch
 from pydantic import SecretStr
 
-from .config import ENV_PREFIX, Settings, settings_env
+from .config import ENV_PREFIX, SECRETS, Settings, settings_env
 from .contract import ApiClient, ApiError
 from .process import ServerError, ServerProcess, port_is_free
 
@@ -43,10 +43,11 @@ def _url(host: str, port: int) -> str:
 # %% ../nbs/11_up.ipynb #3726e990
 def child_env(
     settings: Settings,  # what the children should know
-    secret: bool = True,  # pass the admin token (False for the dashboard)
+    secret: bool = True,  # pass the secrets: the admin token, the signing key (False for the dashboard)
 ) -> dict[str, str]:
-    "This process's environment with `settings` on top (`config.settings_env`), the token left out unless `secret`."
-    env = {k: v for k, v in os.environ.items() if not (k == f"{ENV_PREFIX}API_TOKEN" and not secret)}
+    "This process's environment with `settings` on top (`config.settings_env`), the secrets left out unless `secret`."
+    hidden = set() if secret else {f"{ENV_PREFIX}{name.upper()}{end}" for name in SECRETS for end in ("", "_FILE")}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     return env | settings_env(settings, secret)
 
 # %% ../nbs/11_up.ipynb #4dc7741a

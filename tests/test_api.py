@@ -168,6 +168,33 @@ def test_the_api_starts_with_the_store_down_and_says_so(tmp_path):
         assert "cannot reach the S3 server" in client.post("/predict", json=DOG).json()["detail"]
 
 
+# --- a signed store
+
+
+def test_a_signed_api_refuses_forged_and_unsigned_versions_with_a_409(tmp_path, animal_model):
+    key = "the signing key of the API tests"
+    signed = open_store(str(tmp_path / "models"), Settings(signing_key=key), TRUSTED_TYPES)
+    good, forged = save_version(signed, animal_model), save_version(signed, animal_model, activate=False)
+    record = signed.folder / "versions" / forged.id / "metadata.json"
+    record.write_text(record.read_text().replace('"seed": 0', '"seed": 1'))  # an edit without the key
+    unsigned = save_version(LocalModelStore(tmp_path / "plain", TRUSTED_TYPES), animal_model)
+    with TestClient(app_for(tmp_path, signing_key=key)) as client:
+        assert client.post("/predict", json=DOG).json()["model_version"] == good.id
+        refused = client.post(f"/models/{forged.id}/activate", headers=AUTH)
+        assert (refused.status_code, refused.json()["detail"]) == (
+            409,
+            f"signature mismatch for version {forged.id}: its record does not verify with this store's signing key; "
+            "it was changed after it was saved, or signed with another key. It is not used: activate another version "
+            "or train a new one.",
+        )
+        assert client.get(f"/models/{forged.id}").status_code == 409
+        assert client.post("/predict", json=DOG).json()["model_version"] == good.id
+    keyed = Settings(data_dir=tmp_path / "second", store=str(tmp_path / "plain"), signing_key=key)
+    with TestClient(create_app(keyed)) as client:  # a key set on a store written without one
+        listed = client.get("/models")
+        assert listed.status_code == 409 and f"version {unsigned.id} is not signed" in listed.json()["detail"]
+
+
 # --- end to end: the console script, the real data service, the S3 store on a moto server
 
 
@@ -360,3 +387,35 @@ for _ in range(40):
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=patience(300))
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_short_prune_interval_keeps_the_history_under_its_bound_while_predictions_arrive(tmp_path, store):
+    "40 batches of 50 points over real HTTP, a bound of 100 rows pruned every 0.2 s: it holds as they arrive."
+    settings = Settings(data_dir=tmp_path, history_max_rows=100, history_prune_every=0.2, rate_batch=1000)
+    app = create_app(settings, store=store)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        seen = []
+        for _ in range(40):
+            assert http.post("/predict/batch", json={"points": [DOG] * 50}).status_code == 200
+            seen.append(app.state.log.count())
+        deadline = time.monotonic() + patience(5)
+        while app.state.log.count() > 100:
+            assert time.monotonic() < deadline, f"still {app.state.log.count()} rows"
+            time.sleep(0.05)
+    assert max(seen) < 2000, seen  # pruned while they arrived, not only at the end
+
+
+def test_head_is_answered_wherever_get_is(tmp_path, store):
+    "Over real HTTP, every GET route of the app answers HEAD with the GET's status and headers, without a body."
+    app = app_for(tmp_path, store)
+    values = {"{version_id:str}": store.active_id(), "{prediction_id:int}": "1", "{job_id:str}": "j", "{path:str}": "x"}
+    paths = [r.path for r in app.routes if "GET" in getattr(r, "methods", ()) and "{file_path" not in r.path]
+    assert {"/health", "/ready", "/models", "/docs", "/predictions"} <= set(paths)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for path in paths:
+            for name, value in values.items():
+                path = path.replace(name, value)
+            got, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (got.status_code, b""), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            assert head.headers["x-frame-options"] == "DENY", path

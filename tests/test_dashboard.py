@@ -22,8 +22,10 @@ from animal_challenge.config import Settings
 from animal_challenge.contract import ApiClient
 from animal_challenge.dashboard import Dashboard
 from animal_challenge.dashboard_server import (
+    KERNEL_STOP_WAIT,
     REFILL_AFTER,
     TEMPLATE,
+    VOILA_MAIN,
     dashboard_env,
     dashboard_notebook,
     template_root,
@@ -337,7 +339,7 @@ def test_the_shipped_notebook_ends_with_the_training_data_in_the_page(api, monke
 
 def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
     cmd = voila_command(Settings(host="0.0.0.0", dashboard_port=9001), pool_size=3, cull_after=45)
-    assert cmd[:4] == [sys.executable, "-m", "voila", str(dashboard_notebook())]
+    assert cmd[:4] == [sys.executable, "-c", VOILA_MAIN, str(dashboard_notebook())]
     for flag in [
         "--Voila.ip=0.0.0.0",
         "--Voila.port=9001",
@@ -349,6 +351,7 @@ def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
         "--show_tracebacks=False",
         "--template=animal",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
+        f"--KernelManager.shutdown_wait_time={KERNEL_STOP_WAIT}",
     ]:
         assert flag in cmd
 

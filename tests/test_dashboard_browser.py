@@ -18,6 +18,7 @@ import pytest
 from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
+from animal_challenge.dashboard_server import PAGE_HEADERS
 from animal_challenge.process import ServerProcess, patience
 from animal_challenge.training import train_and_store
 
@@ -86,12 +87,26 @@ def requested() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def page(stack, requested):
+def violations() -> list[str]:
+    "Every breach of the page's Content-Security-Policy the browser reported, as directive and blocked URI."
+    return []
+
+
+REPORT_VIOLATIONS = (  # runs before the page's own scripts, on every load of the page
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' at ' + e.sourceFile + ':' + e.lineNumber))"
+)
+
+
+@pytest.fixture(scope="module")
+def page(stack, requested, violations):
     "The dashboard open in headless Chromium, ready to take input."
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.on("request", lambda request: requested.append(request.url))
+        page.add_init_script(REPORT_VIOLATIONS)
+        page.on("console", lambda m: violations.append(m.text) if m.text.startswith("CSP violation") else None)
         page.set_default_timeout(waits())
         page.goto(stack.dashboard_url)
         page.locator(".ac-predict").wait_for()
@@ -239,7 +254,8 @@ def test_with_the_data_service_stopped_a_new_page_still_shows_the_training_data(
     fresh.set_default_timeout(waits())
     fresh.goto(stack.dashboard_url)
     note = fresh.locator(".ac-plot-note")
-    expect(note).to_contain_text(f"Training data of model {active['id']}: {len(sample['label'])} of its")
+    expected = f"Training data of model {active['id']}: {len(sample['label'])} of its"
+    expect(note).to_contain_text(expected, timeout=patience(30) * 1000)  # a fresh page: ~13 s at a load of 4
     assert "cannot be shown" not in note.inner_text()
     context.close()
 
@@ -293,3 +309,18 @@ def test_the_predict_tab_says_why_a_rejected_point_is_none_of_the_animals(page):
     expect(result.locator(".ac-decided")).to_contain_text("the legs rule (walks on 7 legs")
     expect(result.locator(".ac-nearest tbody tr")).to_have_count(3)
     assert "%" not in result.inner_text()
+
+
+def test_the_page_keeps_its_content_security_policy_and_no_site_can_frame_it(page, stack, violations):
+    "After every test above, the browser reported no breach of the CSP; a page of another site cannot frame it."
+    answer = httpx.get(stack.dashboard_url, timeout=30)
+    assert {k: answer.headers[k] for k in PAGE_HEADERS} == PAGE_HEADERS
+    assert violations == []
+    other = page.context.browser.new_context()
+    try:
+        attacker = other.new_page()
+        with attacker.expect_event("console", lambda m: "frame-ancestors" in m.text, timeout=waits()) as refused:
+            attacker.set_content(f'<iframe src="{stack.dashboard_url}"></iframe>')  # about:blank, not the dashboard
+        assert "has been blocked" in refused.value.text
+    finally:
+        other.close()

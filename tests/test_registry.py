@@ -28,6 +28,7 @@ from animal_challenge.registry import (
     POINTER,
     SAMPLE,
     VERSION_ID,
+    BadSignature,
     LocalModelStore,
     ModelStoreError,
     UnknownVersion,
@@ -69,10 +70,10 @@ def open_backend(request, tmp_path):
     "A function that opens the store under test (the same store on every call) with a given trusted list."
     if request.param == "local":
         folder = tmp_path / "models"
-        return lambda trusted=(): LocalModelStore(folder, trusted)
+        return lambda trusted=(), signing_key=None: LocalModelStore(folder, trusted, signing_key)
     s3 = request.getfixturevalue("moto_s3")
     bucket = f"models-{uuid.uuid4().hex[:12]}"
-    return lambda trusted=(): S3ModelStore(client_for(s3), bucket, "prod", trusted)
+    return lambda trusted=(), signing_key=None: S3ModelStore(client_for(s3), bucket, "prod", trusted, signing_key)
 
 
 @pytest.fixture
@@ -251,6 +252,69 @@ def test_tampered_metadata_is_refused(store, pipe):
     store._write(key, store._read(key).replace(b.sha256.encode(), b"0" * 64))
     with pytest.raises(ModelStoreError, match=f"checksum mismatch for version {b.id}"):
         store.load(b.id)
+
+
+KEY = "the signing key of the tests, 32+ chars"
+
+
+def forge(store, version_id: str, artifact: bytes, keep_signature: bool) -> None:
+    "Swap `version_id`'s artifact for `artifact` as a writer without the key would, record and seal updated to match."
+    store._write(f"versions/{version_id}/{ARTIFACT}", artifact)
+    record = json.loads(store._read(f"versions/{version_id}/{METADATA}"))
+    record |= {"sha256": hashlib.sha256(artifact).hexdigest(), "size": len(artifact)}
+    signature = record.pop("metadata_hmac", None)
+    record.pop("metadata_sha256", None)
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    seal = (
+        {"metadata_hmac": signature} if keep_signature else {"metadata_sha256": hashlib.sha256(canonical).hexdigest()}
+    )
+    store._write(f"versions/{version_id}/{METADATA}", json.dumps(record | seal).encode())
+
+
+def test_a_signed_store_round_trips_and_signs_every_record(open_backend, pipe):
+    store = open_backend(signing_key=KEY)
+    v = store.save(pipe, META, sample=X.assign(label=Y))
+    store.activate(v.id)
+    model, loaded = open_backend(signing_key=KEY).load()
+    assert loaded == store.get(v.id) and loaded.active
+    assert model.predict(X[:4]).tolist() == Y[:4]
+    assert store.sample(v.id).label.tolist() == Y
+    record = json.loads(store._read(f"versions/{v.id}/{METADATA}"))
+    assert "metadata_sha256" not in record and len(record["metadata_hmac"]) == 64
+
+
+@pytest.mark.parametrize("keep_signature", [False, True], ids=["plain-seal-recomputed", "old-signature-kept"])
+def test_a_swapped_artifact_with_its_checksums_recomputed_is_refused_with_a_key(open_backend, pipe, keep_signature):
+    signed = open_backend(signing_key=KEY)
+    served = signed.save(pipe, META)
+    signed.activate(served.id)
+    wrong = Y[1:] + Y[:1]  # every animal named as another
+    planted = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, wrong)  # the attacker's model
+    forge(signed, served.id, registry.dump_model(planted, ()), keep_signature)
+    if not keep_signature:  # what a checksum alone lets through: the planted model, served
+        assert open_backend().load()[0].predict(X[:4]).tolist() == wrong[:4]
+    expected = "signature mismatch" if keep_signature else "is not signed, and this store uses only signed versions"
+    for call in (signed.load, lambda: signed.load(served.id), lambda: signed.activate(served.id)):
+        with pytest.raises(BadSignature, match=expected):
+            call()
+
+
+def test_a_version_signed_with_another_key_is_refused(open_backend, pipe):
+    v = open_backend(signing_key=KEY).save(pipe, META)
+    with pytest.raises(BadSignature, match=f"signature mismatch for version {v.id}: .* or signed with another key"):
+        open_backend(signing_key=KEY.upper()).get(v.id)
+
+
+def test_a_store_written_without_a_key_is_refused_once_a_key_is_set(open_backend, pipe):
+    unsigned = open_backend()
+    unsigned.activate(unsigned.save(pipe, META).id)
+    keyed = open_backend(signing_key=KEY)
+    for call in (keyed.load, keyed.list):
+        with pytest.raises(BadSignature, match="saved without the signing key.*train a new version with the key set"):
+            call()
+    signed = keyed.save(pipe, META)  # what to do: train anew with the key
+    with pytest.raises(BadSignature, match=f"version {signed.id} is signed, and this store has no signing key"):
+        unsigned.get(signed.id)
 
 
 def test_a_damaged_pointer_is_reported_with_what_to_do(store, pipe):

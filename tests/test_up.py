@@ -68,8 +68,10 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
         assert page.status_code == 200 and "voila" in page.text.lower()
         children = psutil.Process(proc.pid).children(recursive=True)  # now with the page's kernel
         token = next(line.split()[2] for line in out.splitlines() if line.strip().startswith("admin token"))
-        voila = [
-            c.environ() for c in children if "voila" in " ".join(c.cmdline()) or "ipykernel" in " ".join(c.cmdline())
+        voila = [  # Voila serves dashboard.ipynb; not "voila" in the command line: it may be in a folder's name
+            c.environ()
+            for c in children
+            if "dashboard.ipynb" in " ".join(c.cmdline()) or "ipykernel" in " ".join(c.cmdline())
         ]
         assert voila and all(token not in env.values() for env in voila)  # the dashboard and its kernels hold no token
     finally:
