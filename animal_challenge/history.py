@@ -107,6 +107,9 @@ TABLES = {  # every table's columns; the first one is its primary key
     "heartbeat": column_spec("id:int at"),
 }
 INDEXES = (("predictions", ("species", "id")), ("predictions", ("client_id", "id")))
+INDEXES += (
+    ("predictions", ("client_id", "species", "id")),
+)  # without it PostgreSQL walks a label's rows for one client
 INDEXES += (("feedback", ("status", "proposed_at")), ("jobs", ("state", "created_at")))
 TABLE = "predictions"  # one row per predicted point
 COLUMNS = tuple(c.name for c in TABLES[TABLE])  # a prediction's columns, in order

@@ -2,7 +2,9 @@
 of 10 000 rows, a single-point write; and, on SQLite, the size of the files under a flood like the one of the security
 issue (4 clients, 670 000 rows) with and without `prune`.
 
-Target (privacy issue): `recent(limit=50, client_id=X)` among 1 000 000 rows in at most 20 ms, on both backends.
+Target (privacy issue): `recent(limit=50, client_id=X)` among 1 000 000 rows in at most 20 ms, on both backends, and
+the same through the API: `GET /predictions?limit=50` with the client's `X-Client-Id`, answered by a real
+`animal-challenge api` process serving that history (so the figure includes HTTP, validation and encoding).
 
 The rows belong to `--clients` clients (1000 rows each by default), written one client's batch at a time, so a
 client's rows are spread over the whole table as in a real history. Times are wall-clock medians (and p95) of
@@ -17,6 +19,7 @@ Without `--postgres` the script starts a throwaway PostgreSQL (Debian's, as the 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,9 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' PostgreSQL helper
 
+import httpx  # noqa: E402
+
 from animal_challenge.bulk import prune  # noqa: E402
+from animal_challenge.contract import CLIENT_HEADER  # noqa: E402
 from animal_challenge.history import PredictionLog, SQLitePredictionLog  # noqa: E402
 from animal_challenge.postgres import open_history  # noqa: E402
+from animal_challenge.process import ServerProcess, free_port  # noqa: E402
 
 DOG = {"walks_on_n_legs": 4, "height": 0.6, "weight": 20.0, "has_wings": False, "has_tail": True}
 ANSWER = {
@@ -69,29 +76,29 @@ def fill(log: PredictionLog, rows: int, clients: int) -> float:
     start = time.perf_counter()
     for _ in range(per_client // chunk):
         for c in range(clients):
-            log.record(points, answers, "v1", client_id=f"client-{c:05d}")
+            log.record(points, answers, "v1", client_id=f"bench-client-{c:06d}")
     return time.perf_counter() - start
 
 
 def measure(name: str, log: PredictionLog, rows: int, clients: int) -> None:
     "Fill `log` and print the figures of one backend."
     print(f"\n# {name}: {log.location}")
-    few = "client-late"  # a client with 10 rows, all written after the million
+    few = "bench-client-late"  # 10 rows, all written after the million (ids as the API takes them: 16-64 chars)
     seconds = fill(log, rows, clients)
     log.record(*batch(10), "v1", client_id=few)
     print(f"  filled {log.count():,} rows in {seconds:.1f} s ({log.count() / seconds:,.0f} rows/s in batches of 1000)")
     for label, kwargs in [
-        (f"recent(50) of a client with {rows // clients} rows", {"client_id": f"client-{clients // 2:05d}"}),
+        (f"recent(50) of a client with {rows // clients} rows", {"client_id": f"bench-client-{clients // 2:06d}"}),
         ("recent(50) of a client with 10 rows", {"client_id": few}),
-        ("recent(50, offset=500) of one client", {"client_id": "client-00001", "offset": 500}),
-        ("recent(50, species=dog) of one client", {"client_id": "client-00002", "species": "dog"}),
+        ("recent(50, offset=500) of one client", {"client_id": "bench-client-000001", "offset": 500}),
+        ("recent(50, species=dog) of one client", {"client_id": "bench-client-000002", "species": "dog"}),
         ("recent(50), everyone", {"everyone": True}),
     ]:
         got = len(log.recent(limit=50, **kwargs))
         med, p95, cpu = timed(lambda kw=kwargs: log.recent(limit=50, **kw), 200)
         flag = "" if med <= TARGET_MS else f"  ABOVE the {TARGET_MS:g} ms target"
         print(f"  {label:44s} median {med:6.2f} ms  p95 {p95:6.2f} ms  cpu {cpu:5.2f} ms  ({got} rows){flag}")
-    med, _, cpu = timed(lambda: log.count(client_id="client-00003"), 20)
+    med, _, cpu = timed(lambda: log.count(client_id="bench-client-000003"), 20)
     print(f"  {'count() of one client':44s} median {med:6.2f} ms")
     points, answers = batch(10_000)
     med, p95, cpu = timed(lambda: log.record(points, answers, "v2", client_id="bulk"), 10)
@@ -103,6 +110,30 @@ def measure(name: str, log: PredictionLog, rows: int, clients: int) -> None:
     med, p95, cpu = timed(lambda: log.record(one, one_answer, "v2", client_id="single"), 500)
     print(f"  {'record() of 1 row':44s} median {med * 1e3:6.0f} µs  p95 {p95 * 1e3:6.0f} µs  cpu {cpu * 1e3:4.0f} µs")
     print("  (cpu: this process only; PostgreSQL's own work is in its server processes)")
+    through_api(log.url if name == "PostgreSQL" else str(log.path), rows, clients)
+
+
+def through_api(db: str, rows: int, clients: int) -> None:
+    "Time `GET /predictions` of one client, asked of a real API process serving the history at `db`."
+    with tempfile.TemporaryDirectory(prefix="bench-history-api-") as data_dir:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        bin_dir = Path(sys.executable).parent
+        cmd = [str(bin_dir / "animal-challenge"), "api", "--port", str(port), "--db", db, "--data-dir", data_dir]
+        cmd += ["--history-max-rows", str(10 * rows + 10**6)]  # retention must not prune what the bench wrote
+        log = Path(data_dir) / "api.log"
+        with ServerProcess("API", cmd, f"{url}/health", dict(os.environ), log), httpx.Client(base_url=url) as http:
+            for label, client in [
+                (f"GET /predictions of a client with {rows // clients} rows", f"bench-client-{clients // 3:06d}"),
+                ("GET /predictions of a client with 10 rows", "bench-client-late"),
+            ]:
+                headers = {CLIENT_HEADER: client}
+                answer = http.get("/predictions", params={"limit": 50}, headers=headers)
+                answer.raise_for_status()
+                got = len(answer.json())
+                med, p95, _ = timed(lambda h=headers: http.get("/predictions", params={"limit": 50}, headers=h), 200)
+                flag = "" if med <= TARGET_MS else f"  ABOVE the {TARGET_MS:g} ms target"
+                print(f"  {label:44s} median {med:6.2f} ms  p95 {p95:6.2f} ms  ({got} rows, over HTTP){flag}")
 
 
 def flood(folder: Path, rows: int = 670_000, max_rows: int | None = 100_000, prune_every: int = 50_000) -> None:

@@ -257,7 +257,7 @@ def test_docs_render_in_a_browser_with_no_internet(tmp_path, store):
 
         page.route("**/*", only_the_api)
         page.goto(f"{url}/docs")
-        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        page.wait_for_selector(".swagger-ui .info .title", timeout=patience(30) * 1000)
         assert "Animal Challenge API" in page.inner_text(".swagger-ui .info .title")
         assert page.locator(".opblock").count() == 16  # every endpoint is listed
         browser.close()

@@ -8,6 +8,7 @@ No API runs: the page renders with its "the API does not answer" notices, which 
 A server that freezes ignores SIGTERM; `serving` then kills its process group, so a failing run still ends.
 """
 
+import contextlib
 import os
 import socket
 import sys
@@ -227,9 +228,10 @@ def test_a_flood_of_state_requests_is_cut_off_at_the_burst(dashboard):
     rss = dashboard.rss_mb()
     with WidgetClient.connect(dashboard.url, page.kernel_id) as visitor:
         comms = visitor.comms()
-        for _ in range(4):  # about 500 requests: more than the burst of 400
-            for comm_id in comms:
-                visitor.request_state(comm_id)
+        with contextlib.suppress(ConnectionClosed):  # the server closed it: the burst is passed
+            for _ in range(40):  # ~130 requests a round: the burst of 400 is passed in 4, however slowly they go out
+                for comm_id in comms:
+                    visitor.request_state(comm_id)
         assert close_code(visitor) == (1008, "more than 400 messages at once or 20 a second")
     dashboard.assert_answers(rss)
 

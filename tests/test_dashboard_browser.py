@@ -19,12 +19,13 @@ from animal_data_service.generator import DEFAULT_SPEC, generate
 from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
-from animal_challenge.process import ServerProcess
+from animal_challenge.process import ServerProcess, patience
 from animal_challenge.training import train_and_store
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
 TOKEN = "browser-test-token-0123456789"
+WAIT_MS = 30_000  # what a page action may take on a quiet machine (most take < 1 s); `waits` stretches it when busy
 SCREENSHOT = Path(__file__).resolve().parents[1] / "nbs" / "dashboard.png"
 ELEPHANT = {"legs": "4", "height": "3.1", "weight": "5200", "wings": False, "tail": True}
 NOISE = {"legs": "3", "height": "7", "weight": "300", "wings": True, "tail": False}  # no animal walks on 3 legs
@@ -90,7 +91,7 @@ def page(stack, requested):
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.on("request", lambda request: requested.append(request.url))
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(waits())
         page.goto(stack.dashboard_url)
         page.locator(".ac-predict").wait_for()
         yield page
@@ -121,7 +122,15 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def waits() -> float:
+    "Milliseconds a page action or an expectation may take now: `WAIT_MS`, stretched by the machine's load."
+    return patience(WAIT_MS / 1000) * 1000
+
+
 def expect(locator):
+    sync_api.expect.set_options(
+        timeout=waits()
+    )  # Playwright's default, 5 s, is short for a Voila page on a busy machine
     return sync_api.expect(locator)
 
 
@@ -192,7 +201,7 @@ def test_retrain_needs_the_token_then_activates_the_new_version(page, stack):
     expect(page.locator(".ac-models-message")).to_contain_text("the API needs its admin token: type it in the Token")
     page.locator(".ac-token input").fill(TOKEN)
     page.locator(".ac-train").click()
-    expect(page.locator(".ac-train-status")).to_contain_text("is trained and active", timeout=90_000)
+    expect(page.locator(".ac-train-status")).to_contain_text("is trained and active", timeout=3 * waits())
     expect(rows).to_have_count(2)
     versions = stack.api_get("/models")
     new = next(v for v in versions if v["active"])
@@ -290,7 +299,7 @@ def test_with_the_data_service_stopped_a_new_page_still_shows_the_training_data(
     sample = stack.api_get(f"/models/{active['id']}/sample")["columns"]
     context = page.context.browser.new_context()  # another visitor, nothing cached
     fresh = context.new_page()
-    fresh.set_default_timeout(30_000)
+    fresh.set_default_timeout(waits())
     fresh.goto(stack.dashboard_url)
     fresh.locator(".ac-predict").wait_for()  # the page is drawn (slow on a busy machine), then its note is read
     note = fresh.locator(".ac-plot-note")
@@ -306,7 +315,7 @@ def test_each_browser_sees_only_its_own_predictions_and_keeps_them_over_a_reload
     pages = [v.new_page() for v in visitors]
     try:
         for visitor, values in zip(pages, (ELEPHANT, NOISE), strict=True):
-            visitor.set_default_timeout(30_000)
+            visitor.set_default_timeout(waits())
             visitor.goto(stack.dashboard_url)
             visitor.locator(".ac-predict").wait_for()
             visitor.wait_for_function("() => localStorage.getItem('animal-challenge-client-id') !== null")

@@ -17,7 +17,7 @@ $B/python tools/make_readme.py --check
 step "notebooks as tests (nbdev_test), measuring the library lines their exported cells run"
 $B/python tools/nbdev_test_cov.py --data-file .coverage-notebooks --n_workers 2 --timing
 step "pytest with coverage of animal_challenge"
-$B/python -m pytest --cov --cov-report=
+$B/python -m pytest --cov --cov-report= --durations=15
 step "coverage of animal_challenge by the notebooks and pytest together (floor ${COVERAGE_FLOOR}%)"
 echo "notebooks alone: $($B/coverage report --data-file=.coverage-notebooks --format=total --precision=1)%," \
   "pytest alone: $($B/coverage report --format=total --precision=1)%"
