@@ -265,7 +265,7 @@ def test_train_with_the_accepted_corrections_without_activating_then_compare(pag
     page.locator(".ac-train-seed input").fill("11")
     page.locator(".ac-train").click()
     status = page.locator(".ac-train-status")
-    expect(status).to_contain_text("is trained, not activated", timeout=90_000)
+    expect(status).to_contain_text("is trained, not activated", timeout=3 * waits())
     versions = stack.api_get("/models")
     assert next(v["id"] for v in versions if v["active"]) == active  # still the one answering
     new = next(v for v in versions if v["provenance"]["seed"] == 11)
@@ -414,7 +414,7 @@ def test_the_monitoring_tab_shows_the_verdict_and_the_plots(page, stack):
     send_batch(stack, generate(seed=5, n=600))
     open_tab(page, "Monitoring")  # opening the tab asks the API
     verdict = page.locator(".ac-drift-verdict")
-    expect(verdict).to_contain_text("No drift: the last 500 predictions look like the training data", timeout=60_000)
+    expect(verdict).to_contain_text("No drift: the last 500 predictions look like the training data")
     expect(page.locator(".ac-drift-table tbody tr")).to_have_count(7)  # five features, the outlier rate, the mix
     for plot in (".ac-drift-plot", ".ac-timeline"):
         expect(page.locator(plot)).to_be_visible()
