@@ -384,6 +384,18 @@ def test_a_csv_file_is_classified_shown_and_downloaded(page, tmp_path):
     assert "walks on 3 legs" in saved[2]
 
 
+def test_a_file_beyond_the_apis_batch_limit_is_refused_in_words(page, tmp_path):
+    "12 000 points (about 390 kB: far more than the kernel guard's 64 KiB for other messages) reach the kernel whole."
+    big = tmp_path / "big.csv"
+    big.write_text(f"{CSV_HEADER}\n" + "4,3.1,5200.0,false,true\n" * 12_000)
+    upload(page, big)
+    expect(page.locator(".ac-batch-message")).to_contain_text(
+        "The API cannot classify the batch with these values: points: a batch holds at most 10000 points, "
+        "this one has 12000: split it"
+    )
+    expect(page.locator(".ac-batch-result")).to_have_text("")
+
+
 def test_the_history_downloads_as_csv_and_plots_counts_per_species(page, stack):
     open_tab(page, "History")
     page.locator(".ac-history-export").click()
