@@ -4,23 +4,29 @@
 
 # %% auto #0
 __all__ = ['DEPENDENCIES', 'ERROR_STATUS', 'EXCEPTION_HANDLERS', 'CONTROLLERS', 'TRAIN_IF_EMPTY', 'GRACE', 'LOG_FORMAT',
-           'api_state', 'provide_store', 'Conflict', 'UnsupportedMediaType', 'answer_error', 'name_bad_fields',
-           'unforeseen', 'lifespan', 'swagger_assets', 'openapi_config', 'forbid_extra_fields', 'create_app',
-           'visible_to', 'ServeError', 'app_from_environment', 'serve']
+           'api_state', 'provide_store', 'drift_thresholds', 'TrainingSamples', 'Conflict', 'UnsupportedMediaType',
+           'answer_error', 'name_bad_fields', 'unforeseen', 'lifespan', 'swagger_assets', 'openapi_config',
+           'forbid_extra_fields', 'document_csv', 'create_app', 'visible_to', 'ServeError', 'app_from_environment',
+           'serve']
 
 # %% ../nbs/09b_api.ipynb #10c7761f
 import gc
+import itertools
 import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import msgspec
 import numpy as np
+import pandas as pd
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -40,16 +46,17 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.exceptions.responses import create_exception_response
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIType, Schema, SecurityScheme
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.plugins.pydantic import PydanticPlugin
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 from litestar.static_files import create_static_files_router
 from litestar.utils.scope.state import ScopeState
 from pydantic import ValidationError as PydanticValidationError
 
 import animal_challenge
-from .config import Settings, settings_env
+from . import bulk
+from .config import MAX_DRIFT_WINDOW, Settings, settings_env
 from animal_challenge.contract import (
     CLIENT_HEADER,
     FIRST_MODEL,
@@ -60,19 +67,24 @@ from animal_challenge.contract import (
     STRICT_BODIES,
     BatchPrediction,
     BatchRequest,
+    Bucket,
     FeedbackRequest,
     Label,
     Point,
     Prediction,
     Readiness,
     Review,
+    SpeciesCount,
     StoredPrediction,
     TrainingJob,
     TrainingSample,
     TrainRequest,
     batch_body_limit,
+    history_csv,
+    species_counts,
     stored_prediction,
 )
+from .drift import DriftReport, DriftThresholds, drift_report
 from animal_challenge.history import (
     FeedbackConflict,
     HistoryError,
@@ -86,7 +98,7 @@ from .model import TRUSTED_TYPES
 from .postgres import open_history
 from .process import port_is_free
 from .registry import ModelStore, ModelStoreError, ModelVersion, StoreUnavailable, UnknownVersion
-from .schema import OUTPUTS
+from .schema import FEATURES, OUTPUTS
 from animal_challenge.security import (
     ADMIN,
     CORS_HEADERS,
@@ -141,6 +153,8 @@ def api_state(
             "follower": ModelFollower(stores, active, loader),
             "jobs": TrainingJobs(settings, stores, log, active, trainer),
             "retention": Retention(log, settings),
+            "samples": TrainingSamples(stores),
+            "thresholds": drift_thresholds(settings),
             "train_if_empty": train_if_empty,
         }
     )
@@ -167,8 +181,46 @@ def provide_store(state: State) -> ModelStore:
 
 
 DEPENDENCIES = {name: _service(name) for name in ("settings", "log", "writer", "active", "jobs", "probes")}
+DEPENDENCIES |= {name: _service(name) for name in ("samples", "thresholds")}  # what drift reports compare with
 DEPENDENCIES["store"] = Provide(provide_store, sync_to_thread=True)
 DEPENDENCIES["caller"] = Provide(caller, sync_to_thread=False)  # the client id and whether it is the admin
+
+# %% ../nbs/09b_api.ipynb #cf07d237
+def drift_thresholds(
+    settings: Settings,  # its `drift_*` fields: each one set replaces its default
+) -> DriftThresholds:
+    "The drift chapter's `DriftThresholds`, with every `drift_<name>` setting that is set in place of its default."
+    chosen = {name: getattr(settings, f"drift_{name}") for name in DriftThresholds.__struct_fields__}
+    return msgspec.convert({k: v for k, v in chosen.items() if v is not None}, DriftThresholds)
+
+
+class TrainingSamples:
+    "The training sample of each model version, read from the store on first use and kept (a version never changes)."
+
+    def __init__(
+        self,
+        stores: StoreHandle,  # where the versions are
+        keep: int = 4,  # versions whose sample is kept (the oldest read is dropped first)
+    ):
+        self.stores, self.keep, self._kept, self._lock = stores, keep, {}, threading.Lock()
+
+    def get(
+        self,
+        version_id: str,  # a stored version
+    ) -> tuple[pd.DataFrame, str | None]:
+        "The sample stored with `version_id` (features and `label`); for a version saved without one, none and why."
+        with self._lock:
+            if version_id in self._kept:
+                return self._kept[version_id]
+        try:
+            found = self.stores.require().sample(version_id), None
+        except UnknownVersion as e:  # an old version saved without a sample: nothing to compare with, and why
+            found = pd.DataFrame({c: [] for c in [*FEATURES, "label"]}), str(e)
+        with self._lock:
+            self._kept[version_id] = found
+            while len(self._kept) > self.keep:
+                del self._kept[next(iter(self._kept))]
+        return found
 
 # %% ../nbs/09b_api.ipynb #cb7693f3
 class Conflict(ClientException):
@@ -315,6 +367,17 @@ def forbid_extra_fields(app: Litestar) -> None:
         if model.__name__ in schemas:
             schemas[model.__name__].additional_properties = False
 
+
+def document_csv(app: Litestar) -> None:
+    "Document the answer of each route whose `opt` says `csv` as a CSV file in `app`'s OpenAPI spec."
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("csv"):
+                for method in handler.http_methods:
+                    operation = getattr(app.openapi_schema.paths[route.path], method.lower())
+                    csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description="CSV, with a header row"))
+                    operation.responses["200"].content = {"text/csv": csv}
+
 # %% ../nbs/09b_api.ipynb #04b60d3f
 def create_app(
     settings: Settings,  # ports, paths, token, batch limit
@@ -324,6 +387,7 @@ def create_app(
     "The API as a Litestar app."
     docs = create_static_files_router("/docs/assets", [swagger_assets()], include_in_schema=False)
     limits = [("predict", settings.rate_predict), ("batch", settings.rate_batch), ("feedback", settings.rate_feedback)]
+    limits.append(("bulk", settings.rate_bulk))  # the reads of many rows: drift, exports, species counts
     origins = settings.cors_origin_list
     app = Litestar(
         [*(CONTROLLERS if routes is None else routes), docs],
@@ -340,6 +404,7 @@ def create_app(
         logging_config=None,  # the process's logging is the server's to set (`serve`), not the app's
     )
     forbid_extra_fields(app)
+    document_csv(app)
     app = guarded(app)
     app.asgi_handler = measure_requests(app.asgi_handler)  # outermost: refusals are counted too
     return app
@@ -454,6 +519,13 @@ def visible_to(
     return caller.client_id, False
 
 # %% ../nbs/09b_api.ipynb #e524681b
+ClientQuery = Annotated[  # the admin's filter of a read of the history
+    str | None, QueryParameter(description="The admin only: one client's predictions (default: everyone's).")
+]
+BULK_READ = [ValidationException, NotAuthorizedException, PermissionDeniedException, TooManyRequestsException]
+BULK_READ += [ServiceUnavailableException]  # what a read of many rows may answer
+
+
 class PredictionController(Controller):
     "The stored predictions, each client seeing its own, and the corrections proposed for them."
 
@@ -467,13 +539,40 @@ class PredictionController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Most predictions to return.")] = PAGE_SIZE,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="Predictions to skip (newest first).")] = 0,
         species: Annotated[Label | None, QueryParameter(description="Only predictions with this label.")] = None,
-        client: Annotated[
-            str | None, QueryParameter(description="The admin only: one client's predictions (default: everyone's).")
-        ] = None,
+        client: ClientQuery = None,
     ) -> list[StoredPrediction]:
         "The caller's stored predictions (the admin's: everyone's, or one `client`'s), newest first, a page at a time."
         client_id, everyone = visible_to(caller, client)
         return [stored_prediction(r) for r in log.recent(limit, offset, species, client_id, everyone)]
+
+    @get("/export", sync_to_thread=True, raises=BULK_READ, opt={"rate_limit": "bulk", "csv": True})
+    def export(
+        self, log: NamedDependency[PredictionLog], caller: NamedDependency[Caller], client: ClientQuery = None
+    ) -> Stream:
+        "The predictions `GET /predictions` shows the caller, every one of them, oldest first, as a CSV file."
+        client_id, everyone = visible_to(caller, client)
+        chunks = history_csv(bulk.export(log, client_id, everyone))
+        first = next(chunks)  # the first page is read now: a history that cannot be read is a 503, not a cut file
+        name = f"animal-challenge-history-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+        return Stream(
+            itertools.chain([first], chunks),
+            media_type="text/csv",  # Litestar adds the charset
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @get("/species", sync_to_thread=True, raises=BULK_READ, opt={"rate_limit": "bulk"})
+    def species(
+        self,
+        log: NamedDependency[PredictionLog],
+        caller: NamedDependency[Caller],
+        bucket: Annotated[
+            Bucket, QueryParameter(description="The span one count covers: minute, hour or day.")
+        ] = "hour",
+        client: ClientQuery = None,
+    ) -> list[SpeciesCount]:
+        "How many of the predictions `GET /predictions` shows the caller each label had, per `bucket`, oldest first."
+        client_id, everyone = visible_to(caller, client)
+        return species_counts(bulk.species_over_time(log, bucket, client_id, everyone))
 
     @post(
         "/{prediction_id:int}/feedback",
@@ -602,6 +701,47 @@ class ModelController(Controller):
         "A training job's state, stage and progress, and the version it produced."
         return jobs.get(job_id)
 
+# %% ../nbs/09b_api.ipynb #3167be2a
+class MonitoringController(Controller):
+    "How the model in use is doing: its recent predictions against its training data."
+
+    path, tags = "/monitoring", ["monitoring"]
+
+    @get(
+        "/drift",
+        sync_to_thread=True,
+        raises=[ValidationException, TooManyRequestsException, ServiceUnavailableException],
+        opt={"rate_limit": "bulk"},
+    )
+    def drift(
+        self,
+        active: NamedDependency[ActiveModel],
+        log: NamedDependency[PredictionLog],
+        samples: NamedDependency[TrainingSamples],
+        settings: NamedDependency[Settings],
+        thresholds: NamedDependency[DriftThresholds],
+        last: Annotated[
+            int | None,
+            QueryParameter(
+                ge=1, le=MAX_DRIFT_WINDOW, description="How many of the newest predictions (default: `drift_window`)."
+            ),
+        ] = None,
+    ) -> DriftReport:
+        "Whether the active model's recent predictions still look like its training sample; what moved, in words."
+        _, version = active.require()
+        training, missing = samples.get(version.id)
+        recent = bulk.window(log, last or settings.drift_window)
+        own = recent[recent.model_version == version.id]
+        report = drift_report(training, own, thresholds)
+        if missing:
+            report.reasons = [missing]
+        elif len(own) < len(recent) and not report.enough_data:
+            report.reasons.append(
+                f"{len(recent) - len(own)} of the last {len(recent)} predictions were made by other model versions "
+                f"than the active {version.id}: only its own are judged"
+            )
+        return report
+
 # %% ../nbs/09b_api.ipynb #1ec03ad7
 CONTROLLERS = [
     ServiceController,
@@ -609,6 +749,7 @@ CONTROLLERS = [
     PredictionController,
     FeedbackController,
     ModelController,
+    MonitoringController,
 ]  # what `create_app` serves
 
 # %% ../nbs/09b_api.ipynb #8d10842d

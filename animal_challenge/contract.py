@@ -4,14 +4,19 @@
 
 # %% auto #0
 __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'STRICT_BODIES', 'POINT_BODY_LIMIT',
-           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'whole_number', 'Point',
-           'record_type', 'BatchRequest', 'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction',
-           'BatchPrediction', 'Proposal', 'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob',
-           'training_job', 'TrainingSample', 'Readiness', 'ApiError', 'explain_refusal', 'unreachable', 'ApiClient']
+           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'Bucket',
+           'EXPORT_COLUMNS', 'whole_number', 'Point', 'record_type', 'BatchRequest', 'FeedbackRequest', 'Review',
+           'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'Proposal', 'StoredPrediction',
+           'stored_prediction', 'JobState', 'TrainingJob', 'training_job', 'TrainingSample', 'Readiness',
+           'SpeciesCount', 'species_counts', 'export_row', 'history_csv', 'ApiError', 'explain_refusal', 'unreachable',
+           'ApiClient']
 
 # %% ../nbs/08_contract.ipynb #47598eb4
+import csv
 import functools
+import io
 import re
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -22,9 +27,11 @@ from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from .bulk import BUCKETS
 from .config import ENV_PREFIX, Settings
+from .drift import DriftReport
 from .registry import ModelVersion
-from .schema import FEATURES, LABELS, AnimalPoint, Answer
+from .schema import FEATURES, LABELS, AnimalPoint, Answer, Species
 
 # %% ../nbs/08_contract.ipynb #91cf0909
 def whole_number(value: Any) -> Any:
@@ -244,6 +251,79 @@ class Readiness(msgspec.Struct):
     problems: Annotated[dict[str, str], msgspec.Meta(description="Each missing part and why.")]
     job: Annotated[str | None, msgspec.Meta(description="The job training the first model, while it runs.")] = None
 
+# %% ../nbs/08_contract.ipynb #bddbdc09
+Bucket = Literal[tuple(BUCKETS)]  # the span one species count covers: minute, hour or day
+
+
+class SpeciesCount(msgspec.Struct, frozen=True):
+    "How many predictions of one label one bucket of time saw."
+
+    start: Annotated[str, msgspec.Meta(description="When the bucket starts (ISO 8601, UTC).")]
+    species: Annotated[str, msgspec.Meta(description="The label: a species or `outlier`.")]
+    count: Annotated[int, msgspec.Meta(description="Predictions with this label in the bucket.")]
+
+
+def species_counts(
+    frame: pd.DataFrame,  # `bulk.species_over_time`'s answer: `start` (UTC), `species`, `count`
+) -> list[SpeciesCount]:
+    "The counts as the API answers them, oldest bucket first."
+    return [
+        SpeciesCount(t.isoformat(), s, int(n))
+        for t, s, n in zip(frame.start, frame.species, frame["count"], strict=True)
+    ]
+
+# %% ../nbs/08_contract.ipynb #a7ec67ff
+EXPORT_COLUMNS = (
+    "id",
+    "created_at",
+    "client_id",
+    "model_version",
+    *FEATURES,
+    "species",
+    "confidence",
+    "confidence_low",
+    "confidence_high",
+    *(f"probability_{s}" for s in Species),
+    "conformal_set",
+    "reasons",
+    "feedback_species",
+    "feedback_status",
+)  # the columns of a history download, in order
+
+
+def export_row(
+    record: dict,  # a record of the history (`bulk.export`)
+) -> list:
+    "The values of `EXPORT_COLUMNS` for `record`; None (an empty cell) where it has none."
+    probabilities, feedback = record["probabilities"] or {}, record.get("feedback") or {}
+    return [
+        *(record[c] for c in ("id", "created_at", "client_id", "model_version", *FEATURES, "species")),
+        *(record[c] for c in ("confidence", "confidence_low", "confidence_high")),
+        *(probabilities.get(s) for s in Species),
+        " ".join(record["conformal_set"]),
+        "; ".join(record["reasons"]),
+        feedback.get("species"),
+        feedback.get("status"),
+    ]
+
+
+def history_csv(
+    records: Iterable[dict],  # history records, e.g. `bulk.export(...)`
+    rows: int = 1000,  # records per chunk
+) -> Iterator[bytes]:
+    "The records as CSV (UTF-8): the header with the first `rows` records, then `rows` records a chunk."
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for i, record in enumerate(records, 1):
+        writer.writerow(export_row(record))
+        if i % rows == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():  # the last rows, or the header alone of an empty history
+        yield buffer.getvalue().encode()
+
 # %% ../nbs/08_contract.ipynb #54e66e14
 class ApiError(RuntimeError):
     "The API could not be reached, refused a request or answered outside the contract; the message says why."
@@ -328,6 +408,7 @@ class ApiClient:
         action: str,  # what the user is doing, for messages: "predict"
         answer: type,  # the contract type of a successful answer
         token: str | None = None,  # admin token for this call (default: the client's)
+        media_type: str | None = None,  # with `answer=bytes`: the content type the body must have, e.g. text/csv
         **kwargs,  # passed on to `httpx.Client.request`: json=, params=
     ) -> Any:
         "The answer of `method path` as `answer`, or an `ApiError` that says in words what went wrong."
@@ -345,6 +426,13 @@ class ApiClient:
             except ValueError:
                 body = r.text
             raise ApiError(explain_refusal(r.status_code, body, action, sent_token=bool(token)))
+        if answer is bytes:  # a file, as it is
+            if media_type and not r.headers.get("content-type", "").startswith(media_type):
+                raise ApiError(
+                    f"{self.base_url} answered {path} with {r.headers.get('content-type')!r}, not {media_type}: "
+                    f"is it the API's address (`--api-url`, {ENV_PREFIX}API_URL), and of this version?"
+                )
+            return r.content
         try:
             return _decoder(answer)(r.content)
         except (msgspec.ValidationError, msgspec.DecodeError, ValidationError) as e:
@@ -458,3 +546,55 @@ def ready(self: ApiClient) -> Readiness:
         raise ApiError(unreachable(self.base_url, e)) from None
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise ApiError(f"{self.base_url} answered /ready with something that is not the API's answer") from None
+
+# %% ../nbs/08_contract.ipynb #53c6bbf1
+@patch
+def drift(
+    self: ApiClient,
+    last: int | None = None,  # how many of the newest predictions to judge (None: the server's `drift_window`)
+) -> DriftReport:
+    "Whether the active model's recent predictions still look like its training data, and what moved."
+    params = {} if last is None else {"last": last}
+    return self.call("GET", "/monitoring/drift", "report on drift", DriftReport, params=params)
+
+
+@patch
+def _scoped(self: ApiClient, everyone: bool, token: str | None, action: str) -> tuple[str | None, dict]:
+    "The token and query of a read of the history: every client's (the admin's) or this client's own."
+    token = token or self.token
+    if everyone and not token:
+        raise ApiError(explain_refusal(401, {}, action))
+    if everyone:
+        return token, {}
+    if self.client_id is None:
+        raise ApiError(
+            f"To {action}, this client needs its client id: the API keeps each client's predictions under it."
+        )
+    return token, {"client": self.client_id} if token else {}
+
+
+@patch
+def species_counts(
+    self: ApiClient,
+    bucket: str = "hour",  # minute, hour or day
+    everyone: bool = False,  # every client's predictions (needs the admin token), not only this client's
+    token: str | None = None,  # the admin token (default: the client's)
+) -> list[SpeciesCount]:
+    "How many predictions of each label each `bucket` saw, oldest first."
+    token, params = self._scoped(everyone, token, "count the predictions")
+    path = "/predictions/species"
+    return self.call(
+        "GET", path, "count the predictions", list[SpeciesCount], token, params=params | {"bucket": bucket}
+    )
+
+
+@patch
+def export_history(
+    self: ApiClient,
+    everyone: bool = False,  # every client's predictions (needs the admin token), not only this client's
+    token: str | None = None,  # the admin token (default: the client's)
+) -> bytes:
+    "The stored predictions as CSV (`EXPORT_COLUMNS`), oldest first."
+    token, params = self._scoped(everyone, token, "download the history")
+    action = "download the history"
+    return self.call("GET", "/predictions/export", action, bytes, token, media_type="text/csv", params=params)

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PREFIX', 'METRICS', 'SECONDS', 'REQUESTS', 'LATENCY', 'PREDICTIONS', 'OUTLIERS', 'JOBS', 'TRAINING', 'REASON_KINDS',
-           'reason_kind', 'count_answers', 'measure_requests', 'ScrapedState', 'scrape']
+           'METHODS', 'reason_kind', 'series', 'count_answers', 'measure_requests', 'ScrapedState', 'scrape']
 
 # %% ../nbs/08a_metrics.ipynb #d1e655f6
+import functools
 import os
 import time
 from collections import Counter as Tally
@@ -68,18 +69,35 @@ def reason_kind(
     return next((kind for start, kind in REASON_KINDS if reason.startswith(start)), "other")
 
 # %% ../nbs/08a_metrics.ipynb #e0af4fd9
+@functools.cache
+def series(
+    metric: Counter | Histogram,  # a metric with labels
+    *values: str,  # one value per label
+):
+    "The series of `metric` with these label values, looked up once: `labels()` checks and locks on every call."
+    return metric.labels(*values)
+
+
 def count_answers(
     species: list[str],  # the answers' labels
     reasons: list[list[str]],  # the answers' reasons (empty for an animal)
 ) -> None:
     "Add the answers to `predictions_total` and their outliers' reasons to `outliers_total`."
+    if len(species) == 1:  # one answer (`/predict`): no tally to build
+        series(PREDICTIONS, species[0]).inc()
+        for r in reasons[0]:
+            series(OUTLIERS, reason_kind(r)).inc()
+        return
     for label, n in Tally(species).items():
-        PREDICTIONS.labels(label).inc(n)
+        series(PREDICTIONS, label).inc(n)
     if OUTLIER in species:
         for kind, n in Tally(reason_kind(r) for rs in reasons for r in rs).items():
-            OUTLIERS.labels(kind).inc(n)
+            series(OUTLIERS, kind).inc(n)
 
 # %% ../nbs/08a_metrics.ipynb #cd0cb56a
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others are counted as `other`
+
+
 def measure_requests(app: Callable) -> Callable:
     "ASGI middleware: each HTTP answer into `requests_total` and `request_seconds`, by route template and status."
 
@@ -97,8 +115,9 @@ def measure_requests(app: Callable) -> Callable:
             await app(scope, receive, send_measured)
         finally:
             route = scope.get("path_template") or "unmatched"
-            REQUESTS.labels(route, scope["method"], str(status[0])).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - start)
+            method = scope["method"] if scope["method"] in METHODS else "other"  # a made-up method makes no series
+            series(REQUESTS, route, method, str(status[0])).inc()
+            series(LATENCY, route).observe(time.perf_counter() - start)
 
     return measured
 

@@ -24,7 +24,7 @@ def base_url(tmp_path_factory, animal_model):  # noqa: F811
     tmp = tmp_path_factory.mktemp("fuzz")
     store = LocalModelStore(tmp / "models", trusted=TRUSTED_TYPES)
     save_version(store, animal_model)
-    limits = {"rate_predict": 10**6, "rate_batch": 10**6, "rate_feedback": 10**6}  # fuzzing is a flood
+    limits = {"rate_predict": 10**6, "rate_batch": 10**6, "rate_feedback": 10**6, "rate_bulk": 10**6}  # a flood
     config = Settings(data_dir=tmp, api_token=TOKEN, max_batch=100, **limits)
     app = create_app(config, store=store, trainer=instant_trainer(animal_model))
     with serving(app) as url:
