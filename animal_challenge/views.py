@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
-from .contract import BatchPrediction, Prediction, StoredPrediction, TrainingJob
+from .contract import BatchPrediction, Prediction, SpeciesCount, StoredPrediction, TrainingJob
 from .drift import DriftReport, FeatureDrift
 from .registry import ModelVersion
 from .schema import FEATURES, LABELS, OUTLIER, PointValidationError, Species, validate_points
@@ -425,7 +425,7 @@ MAX_BUCKETS = 48  # most time buckets a plot over time shows (the newest)
 
 
 def counts_frame(
-    counts: list,  # `SpeciesCount`s from GET /predictions/species: `start` (ISO UTC), `species`, `count`
+    counts: list[SpeciesCount],  # the API's answer to GET /predictions/species
 ) -> pd.DataFrame:
     "Predictions per time bucket (rows, oldest first) and label (columns, in `LABELS` order), 0 where none."
     rows = pd.DataFrame([(c.start, c.species, c.count) for c in counts], columns=["start", "species", "count"])

@@ -500,7 +500,12 @@ def test_monitoring_says_no_drift_then_drift_with_what_moved(dash, api):
     assert dash.monitor_message.value == ""
     assert "No drift: the last 500 predictions look like the training data" in dash.drift_verdict.value
     assert dash.drift_table.value.count("<tr") == 8  # the header and seven checks
-    assert dash.drift_plot.value[:4] == b"\x89PNG" and dash.timeline.value[:4] == b"\x89PNG"
+    assert dash.drift_plot.value[:4] == b"\x89PNG"
+    assert dash.timeline_caption.value.startswith("No predictions to show over time yet (this browser")  # not its own
+    dash.token.value = TOKEN  # the admin sees everyone's over time
+    dash.refresh_monitoring()
+    assert bytes(dash.timeline.value[:4]) == b"\x89PNG" and dash.timeline.layout.display is None
+    assert dash.timeline_caption.value.startswith("Per hour, everyone&#x27;s predictions (the admin&#x27;s view)")
     wider = replace(DEFAULT_SPEC, noise_share=0.2)
     assert api.post("/predict/batch", json={"points": generate(seed=6, n=600, spec=wider)}).status_code == 200
     dash.refresh_monitoring()
