@@ -715,9 +715,9 @@ def follow_job(self: Dashboard, job_id: str, every: float = POLL_EVERY) -> None:
             self.show_job(job)
             time.sleep(every)
         self.show_job(job)
+        self.refresh_models()  # before the button comes back: a refresh that ends later would wipe the next message
     finally:
         self.train_button.disabled = False
-    self.refresh_models()
     if job.state == "succeeded" and job.activate:
         self.load_sample_in_background()
 
