@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from .config import ENV_PREFIX, SECRETS, Settings
+from .dashboard import UPLOAD_LIMIT
 from .kernel_guard import guard_flags
 
 # %% ../nbs/10c_dashboard_server.ipynb #c383b8b6
@@ -82,6 +83,7 @@ def voila_command(
         f"--pool_size={pool_size}",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
         *guard_flags(),
+        f"--GuardedKernelConnection.max_message_bytes={UPLOAD_LIMIT + 64 * 1024}",  # room for an upload
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",
         f"--KernelManager.shutdown_wait_time={KERNEL_STOP_WAIT}",

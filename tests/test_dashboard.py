@@ -3,6 +3,8 @@ data service: what the dashboard chapter cannot host, since it may import only t
 stand-in that answers in the contract's types). The browser and Voila are in `test_dashboard_browser.py`."""
 
 import ast
+import base64
+import html
 import json
 import os
 import re
@@ -10,10 +12,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+from animal_data_service.generator import DEFAULT_SPEC, generate
 from litestar.testing import TestClient
 from servers import data_service, free_port
 
@@ -468,3 +472,81 @@ def test_training_with_corrections_and_without_activation_then_compare(dash, api
     dash.version_choice.value = new
     dash.on_compare()
     assert f"{new}</th>" in dash.comparison.value and f"{first} (active)</th>" in dash.comparison.value
+
+
+# --- CSV in and out, the history over time, the Monitoring tab (issue 13)
+
+CSV_HEADER = "walks_on_n_legs,height,weight,has_wings,has_tail"
+
+
+def as_csv(points: list[dict]) -> bytes:
+    "Points as the CSV file a user uploads."
+    lines = [CSV_HEADER, *(",".join(str(p[f]).lower() for f in CSV_HEADER.split(",")) for p in points)]
+    return "\n".join(lines).encode() + b"\n"
+
+
+def saved(link_html: str) -> str:
+    "The file a download link of the page saves."
+    return base64.b64decode(re.search("base64,([^']+)'", link_html).group(1)).decode()
+
+
+def test_a_csv_file_is_classified_with_one_batch_call_and_downloaded(dash, api):
+    dash.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
+    assert dash.batch_message.value == ""
+    mine = api.get("/predictions", headers={"X-Client-Id": dash.api.client_id}).json()[::-1]  # oldest first
+    assert [r["point"] for r in mine] == [ELEPHANT, CHICKEN, NOISE]  # stored under this page's client id
+    species = [r["species"] for r in mine]
+    assert species == ["elephant", "chicken", "outlier"]
+    assert f"zoo.csv: 3 points classified by model {mine[0]['model_version']}: 1 elephant, 1 chicken, 1 outlier." in (
+        dash.batch_result.value
+    )
+    rows = [line.split(",") for line in saved(dash.batch_result.value).splitlines()[1:]]
+    assert [r[6] for r in rows] == species and [int(r[9]) for r in rows] == [r["id"] for r in mine]
+
+
+def test_a_batch_beyond_the_apis_limit_is_refused_in_words(tmp_path, trained, service):
+    shutil.copytree(trained, tmp_path / "models")
+    settings = Settings(data_dir=tmp_path, data_service_url=service, max_batch=2)
+    with TestClient(create_app(settings)) as client:
+        dash = Dashboard(ApiClient(str(client.base_url), http=client), load_samples=False)
+        dash.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
+        assert "a batch holds at most 2 points, this one has 3: split it" in dash.batch_message.value
+        assert dash.batch_result.value == ""
+
+
+def test_the_history_downloads_as_the_apis_csv_and_plots_counts_per_species(dash, api):
+    for point in (ELEPHANT, CHICKEN, NOISE):
+        predict(dash, point)
+    dash.refresh_history()
+    assert dash.history_plot.layout.display is None and dash.history_plot.value[:4] == b"\x89PNG"
+    assert dash.history_plot_caption.value.startswith("3 of your predictions per hour (UTC), by label")
+    dash.on_export()
+    expected = api.get("/predictions/export", headers={"X-Client-Id": dash.api.client_id}).text
+    assert saved(dash.history_download.value) == expected
+    assert "(3 predictions)" in dash.history_download.value
+
+
+def test_monitoring_says_no_drift_then_drift_with_what_moved(dash, api):
+    dash.refresh_monitoring()
+    assert "No predictions yet: nothing to judge" in dash.drift_verdict.value
+    assert api.post("/predict/batch", json={"points": generate(seed=5, n=600)}).status_code == 200
+    dash.refresh_monitoring()
+    assert dash.monitor_message.value == ""
+    assert "No drift: the last 500 predictions look like the training data" in dash.drift_verdict.value
+    assert dash.drift_table.value.count("<tr") == 8  # the header and seven checks
+    assert dash.drift_plot.value[:4] == b"\x89PNG"
+    assert dash.timeline_caption.value.startswith("No predictions to show over time yet (this browser")  # not its own
+    dash.token.value = TOKEN  # the admin sees everyone's over time
+    dash.refresh_monitoring()
+    assert bytes(dash.timeline.value[:4]) == b"\x89PNG" and dash.timeline.layout.display is None
+    assert dash.timeline_caption.value.startswith("Per hour, everyone&#x27;s predictions (the admin&#x27;s view)")
+    wider = replace(DEFAULT_SPEC, noise_share=0.2)
+    assert api.post("/predict/batch", json={"points": generate(seed=6, n=600, spec=wider)}).status_code == 200
+    dash.refresh_monitoring()
+    report = api.get("/monitoring/drift").json()
+    assert report["drift"] and "Drift: the last 500 predictions do not look like the training data" in (
+        dash.drift_verdict.value
+    )
+    for reason in report["reasons"]:
+        assert html.escape(reason) in dash.drift_verdict.value  # the API's own words
+    assert "Train a new version (admin)" in dash.drift_verdict.value

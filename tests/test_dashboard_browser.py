@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
+from animal_data_service.generator import DEFAULT_SPEC, generate
 from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
@@ -229,6 +230,75 @@ def test_retrain_needs_the_token_then_activates_the_new_version(page, stack):
     expect(active_row.locator("td").nth(2)).to_have_text("✔")
 
 
+# --- the training controls, a wrong token, dropdowns that show their choice (while the data service is up)
+
+
+def selected_text(page, css: str) -> str:
+    "The text a dropdown shows: its selected option's, or '' when it selects none (it looks empty)."
+    js = "s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text"
+    return page.locator(f"{css} select").evaluate(js).replace("\xa0", " ")  # ipywidgets writes spaces as nbsp
+
+
+def test_the_dropdowns_show_a_choice_once_they_have_options(page, stack):
+    "Both dropdowns get their options from the kernel after the page is drawn; each must then show one of them."
+    open_tab(page, "History")
+    rows = page.locator(".ac-history-table tbody tr")
+    expect(rows.first).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.ac-feedback-id select').options.length > 0")
+    shown = [f"#{r.locator('td').nth(0).inner_text()} ({r.locator('td').nth(2).inner_text()})" for r in rows.all()]
+    assert selected_text(page, ".ac-feedback-id") in shown
+    open_tab(page, "Models")
+    versions = stack.api_get("/models")
+    page.wait_for_function(
+        f"() => document.querySelector('.ac-activate-version select').options.length === {len(versions)}"
+    )
+    labels = [v["id"] + (" (active)" if v["active"] else "") for v in versions]
+    assert selected_text(page, ".ac-activate-version") in labels
+
+
+def test_a_wrong_token_is_reported_as_wrong(page):
+    open_tab(page, "Models")
+    page.locator(".ac-token input").fill("not-the-token")
+    try:
+        page.locator(".ac-train").click()
+        message = page.locator(".ac-models-message")
+        expect(message).to_contain_text("The token is wrong: the API refused to train a model.")
+        assert "type it in the Token field" not in message.inner_text()
+    finally:
+        page.locator(".ac-token input").fill(TOKEN)  # the tests after this one act as the admin
+
+
+def test_train_with_the_accepted_corrections_without_activating_then_compare(page, stack):
+    "The feedback loop closed from the page: accept the correction, train with it, keep the active version, compare."
+    open_tab(page, "History")
+    page.locator(".ac-review-list").click()
+    (proposed,) = stack.api_get("/feedback?status=proposed")  # the page's correction of its outlier, earlier
+    outlier_id = proposed["id"]
+    page.wait_for_function("() => document.querySelector('.ac-review-id select').options.length > 0")
+    page.locator(".ac-review-id select").select_option(label=f"#{outlier_id}: outlier → chicken")
+    page.locator(".ac-accept").click()
+    expect(page.locator(".ac-history-message")).to_contain_text(
+        f"The correction of prediction #{outlier_id} is accepted"
+    )
+    open_tab(page, "Models")
+    active = next(v["id"] for v in stack.api_get("/models") if v["active"])
+    page.locator(".ac-train-feedback input").set_checked(True)
+    page.locator(".ac-train-activate input").set_checked(False)
+    page.locator(".ac-train-seed input").fill("11")
+    page.locator(".ac-train").click()
+    status = page.locator(".ac-train-status")
+    expect(status).to_contain_text("is trained, not activated", timeout=3 * waits())
+    versions = stack.api_get("/models")
+    assert next(v["id"] for v in versions if v["active"]) == active  # still the one answering
+    new = next(v for v in versions if v["provenance"]["seed"] == 11)
+    assert new["provenance"]["n_feedback"] == 1 and not new["active"]
+    page.locator(".ac-activate-version select").select_option(new["id"])
+    page.locator(".ac-compare").click()
+    headers = page.locator(".ac-compare-table thead th")
+    expect(headers).to_have_text(["figure", new["id"], f"{active} (active)"])
+    expect(page.locator(".ac-compare-table tbody tr").filter(has_text="corrections added")).to_contain_text("1")
+
+
 def test_api_down_is_said_in_words_inputs_kept_and_page_recovers(page, stack):
     open_tab(page, "Predict")
     stack.stop_api()
@@ -253,6 +323,7 @@ def test_with_the_data_service_stopped_a_new_page_still_shows_the_training_data(
     fresh = context.new_page()
     fresh.set_default_timeout(waits())
     fresh.goto(stack.dashboard_url)
+    fresh.locator(".ac-predict").wait_for()  # the page is drawn (slow on a busy machine), then its note is read
     note = fresh.locator(".ac-plot-note")
     expected = f"Training data of model {active['id']}: {len(sample['label'])} of its"
     expect(note).to_contain_text(expected, timeout=patience(30) * 1000)  # a fresh page: ~13 s at a load of 4
@@ -309,6 +380,107 @@ def test_the_predict_tab_says_why_a_rejected_point_is_none_of_the_animals(page):
     expect(result.locator(".ac-decided")).to_contain_text("the legs rule (walks on 7 legs")
     expect(result.locator(".ac-nearest tbody tr")).to_have_count(3)
     assert "%" not in result.inner_text()
+
+
+# --- issue 13: CSV in and out, the history's download and counts over time, the Monitoring tab
+
+CSV_HEADER = "walks_on_n_legs,height,weight,has_wings,has_tail"
+
+
+def upload(page, path: Path) -> None:
+    "Choose `path` in the upload widget, as a user does (its file input is not in the document: the button opens it)."
+    with page.expect_file_chooser() as choosing:
+        page.locator(".ac-upload").click()
+    choosing.value.set_files(path)
+
+
+def download(page, link) -> str:
+    "Click a download link and return the saved file's text."
+    with page.expect_download() as saving:
+        link.click()
+    return Path(saving.value.path()).read_text()
+
+
+def test_a_csv_file_is_classified_shown_and_downloaded(page, tmp_path):
+    open_tab(page, "Predict")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{CSV_HEADER}\n4,3.1,5200,false,true\n4,tall,1,false,true\n")
+    upload(page, bad)
+    expect(page.locator(".ac-batch-message")).to_contain_text(
+        "bad.csv: column 'height' must hold finite numbers; rows [3] hold ['tall'] (rows counted as lines of the file"
+    )
+    zoo = tmp_path / "zoo.csv"
+    zoo.write_text(f"{CSV_HEADER}\n4,3.1,5200,false,true\n3,7,300,true,false\n2,0.35,2.5,true,true\n")
+    upload(page, zoo)
+    summary = page.locator(".ac-batch-summary")
+    expect(summary).to_contain_text("zoo.csv: 3 points classified by model")
+    expect(page.locator(".ac-batch-message")).to_have_text("")
+    rows = page.locator(".ac-batch-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).locator("td").nth(6)).to_have_text("elephant")
+    expect(rows.nth(1).locator("td").nth(6)).to_have_text("outlier")
+    saved = download(page, page.locator(".ac-batch-download")).splitlines()
+    assert saved[0] == f"line,{CSV_HEADER},species,confidence,reasons,prediction_id,model_version"
+    assert [line.split(",")[0] for line in saved[1:]] == ["2", "3", "4"]  # each point's line in the uploaded file
+    assert [line.split(",")[6] for line in saved[1:]] == ["elephant", "outlier", "chicken"]
+    assert "walks on 3 legs" in saved[2]
+
+
+def test_a_file_beyond_the_apis_batch_limit_is_refused_in_words(page, tmp_path):
+    "12 000 points (about 390 kB: far more than the kernel guard's 64 KiB for other messages) reach the kernel whole."
+    big = tmp_path / "big.csv"
+    big.write_text(f"{CSV_HEADER}\n" + "4,3.1,5200.0,false,true\n" * 12_000)
+    upload(page, big)
+    expect(page.locator(".ac-batch-message")).to_contain_text(
+        "The API cannot classify the batch with these values: points: a batch holds at most 10000 points, "
+        "this one has 12000: split it"
+    )
+    expect(page.locator(".ac-batch-result")).to_have_text("")
+
+
+def test_the_history_downloads_as_csv_and_plots_counts_per_species(page, stack):
+    open_tab(page, "History")
+    page.locator(".ac-history-export").click()
+    mine = page.evaluate("() => localStorage.getItem('animal-challenge-client-id')")
+    expected = stack.api_get(f"/predictions?limit=1000&client={mine}")
+    link = page.locator(".ac-history-csv")
+    expect(link).to_contain_text(f"Save my-predictions.csv ({len(expected)} predictions)")
+    saved = download(page, link).splitlines()
+    assert saved[0].startswith("id,created_at,client_id,model_version,walks_on_n_legs,")
+    assert sorted(int(line.split(",")[0]) for line in saved[1:]) == sorted(r["id"] for r in expected)
+    expect(page.locator(".ac-history-plot")).to_be_visible()
+    expect(page.locator(".ac-history-plot-caption")).to_contain_text(f"{len(expected)} of your predictions per hour")
+
+
+def send_batch(stack, points: list[dict]) -> None:
+    "Classify `points` through the API as another client: traffic the page did not make."
+    r = httpx.post(
+        stack.api_url + "/predict/batch",
+        json={"points": points},
+        headers={"X-Client-Id": "monitoring-traffic-0001"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_the_monitoring_tab_shows_the_verdict_and_the_plots(page, stack):
+    "In-distribution traffic: no drift, the checks and plots shown; then twenty percent noise: drift, and what to do."
+    send_batch(stack, generate(seed=5, n=600))
+    open_tab(page, "Monitoring")  # opening the tab asks the API
+    verdict = page.locator(".ac-drift-verdict")
+    expect(verdict).to_contain_text("No drift: the last 500 predictions look like the training data")
+    expect(page.locator(".ac-drift-table tbody tr")).to_have_count(7)  # five features, the outlier rate, the mix
+    for plot in (".ac-drift-plot", ".ac-timeline"):
+        expect(page.locator(plot)).to_be_visible()
+        assert page.locator(plot).evaluate("img => img.naturalWidth") > 500  # a drawn PNG, not a broken image
+    expect(page.locator(".ac-drift-caption")).to_contain_text("orange: the last 500 predictions")
+    expect(page.locator(".ac-timeline-caption")).to_contain_text("Per hour, everyone")  # the token is typed
+    send_batch(stack, generate(seed=6, n=600, spec=replace(DEFAULT_SPEC, noise_share=0.2)))
+    page.locator(".ac-monitor-refresh").click()
+    expect(verdict).to_contain_text("Drift: the last 500 predictions do not look like the training data")
+    expect(verdict.locator(".ac-drift-reasons")).to_contain_text("the outlier rate moved")
+    expect(verdict.locator(".ac-drift-advice")).to_contain_text("Train a new version (admin)")
+    assert stack.api_get("/monitoring/drift")["drift"] is True  # the page says what the API says
 
 
 def test_the_page_keeps_its_content_security_policy_and_no_site_can_frame_it(page, stack, violations):
