@@ -22,7 +22,7 @@ def window(
     "The last `last` predictions, oldest first: `FEATURES`, `species`, `model_version`, `created_at`."
     names = [*FEATURES, "species", "model_version", "created_at"]
     with log._session() as s:
-        rows = s.all(f"SELECT {', '.join(names)} FROM {TABLE} ORDER BY id DESC LIMIT ?", [last])
+        rows = s.tuples(f"SELECT {', '.join(names)} FROM {TABLE} ORDER BY id DESC LIMIT ?", [last])
     return pd.DataFrame(rows[::-1], columns=names).astype(_DTYPES)
 
 # %% ../nbs/07a_bulk.ipynb #d315df4d

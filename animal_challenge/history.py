@@ -234,6 +234,10 @@ class Session:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def tuples(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        "Every row of a query, as tuples in the order of its columns: for many rows, cheaper than `all`'s dicts."
+        return self.conn.execute(_with_placeholder(sql, self.placeholder), params).fetchall()
+
     def one(self, sql: str, params: list | tuple = ()) -> dict | None:
         "The first row of a query, or `None`."
         rows = self.all(sql, params)
