@@ -173,6 +173,7 @@ def answers_frame(
     index: "pd.Index",  # the index of their points
 ) -> "pd.DataFrame":
     "The answers as columns: lists joined with `; `, a dict as a `<field>_<key>` column per key, `prediction_id`."
+    # the explanation is its sentence: a batch's answers carry no nearest points, and its other keys are in the sentence
     import json
 
     import msgspec
@@ -180,6 +181,8 @@ def answers_frame(
 
     rows = []
     for answer in msgspec.to_builtins(predictions):
+        explanation = answer.pop("explanation", None) or {}
+        answer["decided_by"] = explanation.get("decided_by")
         answer["prediction_id"] = answer.pop("id")
         answer["model_version"] = answer.pop("model_version")  # the two stored-answer fields go last
         row = {}
