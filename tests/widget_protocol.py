@@ -220,11 +220,14 @@ class WidgetClient:
                     return found
         raise AssertionError("unreachable")
 
-    def find(self, model: str, css_class: str | None = None, timeout: float = 30.0, **attrs: Any) -> list[str]:
+    def find(
+        self, model: str, css_class: str | None = None, timeout: float = 30.0, states: dict | None = None, **attrs: Any
+    ) -> list[str]:
         "Comm ids of the widgets of `model` (e.g. 'ButtonModel') with CSS class `css_class` and the state `attrs`."
+        # each call without `states` asks for every widget's state (~250 messages): the guard's burst is 400
         return [
             cid
-            for cid, state in self.states(timeout).items()
+            for cid, state in (states if states is not None else self.states(timeout)).items()
             if state.get("_model_name") == model
             and (css_class is None or css_class in state.get("_dom_classes", ()))
             and all(state.get(k) == v for k, v in attrs.items())
