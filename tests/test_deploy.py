@@ -209,11 +209,13 @@ import animal_challenge.cli, animal_challenge.api, animal_challenge.dashboard, a
 import voila.app, ipykernel.kernelapp
 from animal_challenge.config import Settings
 from jupyter_client.kernelspec import KernelSpecManager
-print(animal_challenge.dashboard_server.voila_command(Settings())[2], sorted(KernelSpecManager().find_kernel_specs()))
+command = animal_challenge.dashboard_server.voila_command(Settings())
+exec(command[2].split(";")[0])  # the import of the code Voila's process runs (it would then serve)
+print(command[1], sorted(KernelSpecManager().find_kernel_specs()))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["voila", "['python3']"]
+    assert r.stdout.split() == ["-c", "['python3']"]
 
 
 # --- Init, health checks and start-up -------------------------------------------------------------------------------
