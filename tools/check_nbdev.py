@@ -4,10 +4,17 @@ Runs `nbdev_clean` and `nbdev_export` and compares every notebook and module bef
 committed files were out of date (the run leaves the corrected files in place, ready to review and commit). With
 `--strict` (CI), any file under `animal_challenge/` or `nbs/` that git does not track, or that differs from the
 commit, also fails: a generated module that was never committed would otherwise pass.
+
+It also fails on a test cell that imports and then runs other code: nbdev's docs processor runs every cell with an
+import again, in a kernel of its own that holds only the imports and exported cells, where the chapter's other names
+do not exist (the docs build then fails while `nbdev_test` passes). Such imports belong in the chapter's import cell;
+a cell that stands on its own may say so with `#| exec_doc`.
 """
 
 import argparse
+import ast
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -42,6 +49,27 @@ def orphans() -> list[str]:
     return found
 
 
+def rerun_by_the_docs() -> list[str]:
+    "Test cells that import and do more (`notebook:cell`), which the docs build would run again out of context."
+    found = []
+    for path in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            source = "".join(cell["source"])
+            lines = [line for line in source.splitlines() if not line.startswith(("#|", "%", "!"))]
+            directives = {line[2:].strip().split(":")[0] for line in source.splitlines() if line.startswith("#|")}
+            skipped = "eval: false" in source or "nbdev_export()" in source  # nbdev runs neither for the docs
+            if cell["cell_type"] != "code" or skipped or directives & {"export", "exports", "exporti", "exec_doc"}:
+                continue
+            try:
+                body = ast.parse("\n".join(lines)).body
+            except SyntaxError:
+                continue
+            imports = [isinstance(node, ast.Import | ast.ImportFrom) for node in body]
+            if any(imports) and not all(imports):
+                found.append(f"{path.name}:{i}")
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--strict", action="store_true", help="also fail on files git does not have as committed")
@@ -57,6 +85,12 @@ def main() -> int:
         problems.append(f"library not in sync with notebooks (nbdev_export changed): {', '.join(diff)}")
     if found := orphans():
         problems.append(f"modules without a notebook that exports them: {', '.join(found)}")
+    if found := rerun_by_the_docs():
+        problems.append(
+            f"test cells that import and run other code (the docs build runs them again without the chapter's names;"
+            f" move the imports to the chapter's import cell, or mark a cell that stands alone `#| exec_doc`):"
+            f" {', '.join(found)}"
+        )
     if args.strict:
         cmd = ["git", "status", "--porcelain", "--untracked-files=all", "--", "animal_challenge", "nbs"]
         status = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
