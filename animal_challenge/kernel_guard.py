@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['V1', 'MAX_MESSAGE_BYTES', 'MAX_BUFFERS', 'MALFORMED', 'POLICY', 'TOO_BIG', 'MESSAGE_RATE', 'MESSAGE_BURST',
-           'MAX_BACKLOG_BYTES', 'MAX_CONNECTIONS', 'MAX_KERNELS', 'RETRY_AFTER', 'MAX_OFFLINE_BYTES', 'MODULE',
-           'refuse_frame', 'MessageRate', 'GuardedKernelConnection', 'PoolAwareKernelManager', 'KernelCapReached',
-           'RetryAfter', 'OfflineBuffer', 'GuardedKernelManager', 'guard_flags']
+           'BYTE_RATE', 'MAX_BACKLOG_BYTES', 'MAX_CONNECTIONS', 'MAX_KERNELS', 'RETRY_AFTER', 'MAX_OFFLINE_BYTES',
+           'MODULE', 'refuse_frame', 'MessageRate', 'GuardedKernelConnection', 'PoolAwareKernelManager',
+           'KernelCapReached', 'RetryAfter', 'OfflineBuffer', 'GuardedKernelManager', 'guard_flags']
 
 # %% ../nbs/10b_kernel_guard.ipynb #ca911528
 import asyncio
@@ -52,30 +52,34 @@ def refuse_frame(
 
 # %% ../nbs/10b_kernel_guard.ipynb #33016633
 class MessageRate:
-    "A token bucket: `burst` messages at once, then `per_second` on average."
+    "A token bucket: `burst` at once, then `per_second` on average (of messages, or of bytes: `allow(n)` takes `n`)."
 
     def __init__(
         self,
-        per_second: float,  # messages a second, on average
-        burst: int,  # messages at once, after a pause
+        per_second: float,  # messages (or bytes) a second, on average
+        burst: int,  # messages (or bytes) at once, after a pause
         clock: Callable[[], float] = time.monotonic,  # seconds, from any origin
     ):
         self.per_second, self.burst, self.clock = per_second, burst, clock
         self.tokens, self.at = float(burst), clock()
 
-    def allow(self) -> bool:
-        "Whether one more message may go now (and count it)."
+    def allow(
+        self,
+        n: float = 1,  # what it costs: one message, or its size in bytes
+    ) -> bool:
+        "Whether `n` more may go now (and count them)."
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
         self.at = now
-        if self.tokens < 1:
+        if self.tokens < n:
             return False
-        self.tokens -= 1
+        self.tokens -= n
         return True
 
 # %% ../nbs/10b_kernel_guard.ipynb #54d420f3
 MESSAGE_RATE = 20.0  # messages a second a page's kernel takes, on average, from all its websockets
-MESSAGE_BURST = 400  # messages at once: the page asks for every widget's state (about 130) when it connects
+MESSAGE_BURST = 400  # messages at once: the page asks for every widget's state (about 250) when it connects
+BYTE_RATE = 128 * 2**10  # bytes a second a kernel takes on average; at once, one message of `max_message_bytes`
 MAX_BACKLOG_BYTES = 4 * 2**20  # bytes sent to a page and not yet read by it, before it is cut off
 MAX_CONNECTIONS = 2  # websockets to one kernel: the page's, and one more while it reconnects
 
@@ -87,10 +91,11 @@ class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
     max_buffers = Int(MAX_BUFFERS, config=True, help="Binary buffers a message from a page may carry.")
     message_rate = Float(MESSAGE_RATE, config=True, help="Messages a second a kernel takes from its page(s).")
     message_burst = Int(MESSAGE_BURST, config=True, help="Messages a kernel takes at once, after a pause.")
+    byte_rate = Float(BYTE_RATE, config=True, help="Bytes a second a kernel takes from its page(s), on average.")
     max_backlog_bytes = Int(MAX_BACKLOG_BYTES, config=True, help="Unread bytes before a page is cut off.")
     max_connections = Int(MAX_CONNECTIONS, config=True, help="Websockets one kernel accepts at once.")
 
-    _rates = weakref.WeakKeyDictionary()  # a kernel's manager -> its bucket, shared by its websockets, gone with it
+    _rates = weakref.WeakKeyDictionary()  # a kernel's manager -> its two buckets (messages, bytes), gone with it
     _open: defaultdict[str, int] = defaultdict(int)  # kernel id -> open websockets
     _refused = False  # a message was refused: the websocket is closing, nothing more goes either way
     _unsent = 0  # bytes written to the websocket and not yet on the wire
@@ -159,9 +164,14 @@ def handle_incoming_message(self: GuardedKernelConnection, incoming_msg: bytes |
     if self.subprotocol != V1:  # refused at the handshake; should one slip through, its decoder is never reached
         return self.refuse(MALFORMED, f"only the {V1} protocol is spoken here")
     refusal = refuse_frame(incoming_msg, self.max_message_bytes, self.max_buffers)
-    rate = self._rates.setdefault(self.kernel_manager, MessageRate(self.message_rate, self.message_burst))
-    if refusal is None and not rate.allow():
+    messages, sizes = self._rates.setdefault(
+        self.kernel_manager,
+        (MessageRate(self.message_rate, self.message_burst), MessageRate(self.byte_rate, self.max_message_bytes)),
+    )
+    if refusal is None and not messages.allow():
         refusal = POLICY, f"more than {self.message_burst} messages at once or {self.message_rate:g} a second"
+    if refusal is None and not sizes.allow(len(incoming_msg)):
+        refusal = POLICY, f"more than {self.max_message_bytes} bytes at once or {self.byte_rate:g} a second"
     if refusal is not None:
         return self.refuse(*refusal)
     super(GuardedKernelConnection, self).handle_incoming_message(incoming_msg)

@@ -236,6 +236,21 @@ def test_a_flood_of_state_requests_is_cut_off_at_the_burst(dashboard):
     dashboard.assert_answers(rss)
 
 
+def test_large_messages_are_cut_off_by_their_bytes(dashboard):
+    "Each message is under the upload limit, but a flood of them would fill the kernel's memory: the bytes are counted."
+    page = dashboard.page()
+    rss = dashboard.rss_mb()
+    with WidgetClient.connect(dashboard.url, page.kernel_id) as visitor:
+        (comm,) = list(visitor.comms())[:1]
+        padding = "x" * 600_000  # about half the largest message a page may send (an uploaded file)
+        with contextlib.suppress(ConnectionClosed):  # closed by the server: the budget is spent
+            for _ in range(10):
+                visitor.send("comm_msg", {"comm_id": comm, "data": {"method": "custom", "content": {"pad": padding}}})
+        code, reason = close_code(visitor)
+    assert code == 1008 and "bytes at once or" in reason
+    dashboard.assert_answers(rss)
+
+
 def test_a_kernel_takes_two_websockets_at_most(dashboard):
     "The page opens one (a second while it reconnects); more would multiply what one visitor may send."
     page = dashboard.page()
