@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['OUTLIER', 'LABELS', 'FEATURES', 'NUMERIC_FEATURES', 'FLAG_FEATURES', 'MAX_LEGS', 'MAX_HEIGHT_M', 'MAX_WEIGHT_KG',
-           'OUTPUTS', 'Species', 'AnimalPoint', 'Neighbour', 'Explanation', 'Answer', 'PointValidationError',
-           'validate_points', 'points_frame']
+           'OUTPUTS', 'HEADER_LINE', 'Species', 'AnimalPoint', 'Neighbour', 'Explanation', 'Answer',
+           'PointValidationError', 'validate_points', 'read_points_table', 'points_frame']
 
 # %% ../nbs/00_schema.ipynb #e6ebbe08
 from enum import StrEnum
@@ -189,6 +189,26 @@ def validate_points(
         },
         index=df.index,
     )
+
+# %% ../nbs/00_schema.ipynb #78c04631
+HEADER_LINE = 1  # a CSV file's header line; its points start on the next
+
+
+def read_points_table(
+    source,  # a path, or a binary file object, of a CSV file with a header line
+) -> pd.DataFrame:
+    "The table of a CSV file of points, every column kept, indexed by the rows' lines; or a `PointValidationError`."
+    try:
+        table = pd.read_csv(source, skip_blank_lines=False)  # a blank line is an empty row: the numbering stays
+    except pd.errors.EmptyDataError:
+        raise PointValidationError("the file is empty: it needs a header line and one line per point") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise PointValidationError(f"not a readable CSV file ({str(e).strip()})") from None
+    table.index = pd.RangeIndex(HEADER_LINE + 1, HEADER_LINE + 1 + len(table))
+    table = table.dropna(how="all")
+    if table.empty:
+        raise PointValidationError(f"the file has a header ({', '.join(map(str, table.columns))}) but no points")
+    return table
 
 # %% ../nbs/00_schema.ipynb #3d1e94e4
 def points_frame(

@@ -25,7 +25,14 @@ from matplotlib.image import imsave
 from .contract import BatchPrediction, Prediction, SpeciesCount, StoredPrediction, TrainingJob
 from .drift import DriftReport, FeatureDrift
 from .registry import ModelVersion
-from .schema import FEATURES, LABELS, OUTLIER, PointValidationError, Species, validate_points
+from animal_challenge.schema import (
+    FEATURES,
+    LABELS,
+    OUTLIER,
+    Species,
+    read_points_table,
+    validate_points,
+)
 
 # %% ../nbs/10_views.ipynb #26f0e7ac
 SPECIES_COLOURS = {  # one colour per label, on the bars and in the plot
@@ -536,17 +543,8 @@ def mix_png(
 def points_from_csv(
     content: bytes,  # the uploaded file
 ) -> pd.DataFrame:
-    "The points in a CSV file, indexed by their line in it (the header is line 1), or a `PointValidationError`."
-    try:
-        table = pd.read_csv(io.BytesIO(content), skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise PointValidationError("the file is empty: it needs a header line and one line per point") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise PointValidationError(f"not a readable CSV file ({str(e).strip()})") from None
-    if table.empty:
-        raise PointValidationError(f"the file has a header ({', '.join(map(str, table.columns))}) but no points")
-    table.index = range(2, len(table) + 2)  # pandas counts data rows from 0; the file's lines count from 1
-    return validate_points(table)
+    "The points of an uploaded CSV file, indexed by their lines in it (`schema.read_points_table`), or why not."
+    return validate_points(read_points_table(io.BytesIO(content)))
 
 
 def batch_table(
