@@ -14,8 +14,7 @@ import traceback
 from importlib.resources import files
 from pathlib import Path
 
-from .config import ENV_PREFIX, SECRETS, Settings
-from .dashboard import UPLOAD_LIMIT
+from .config import ENV_PREFIX, SECRETS, UPLOAD_LIMIT, Settings
 from .kernel_guard import guard_flags
 
 # %% ../nbs/10c_dashboard_server.ipynb #c383b8b6
