@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PREDICT_TIMEOUT', 'FLAGS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv',
-           'point_error', 'cmd_label', 'describe_version', 'cmd_train', 'answers_frame', 'client_id', 'cmd_predict',
-           'cmd_api', 'cmd_dashboard', 'cmd_up', 'build_parser', 'main']
+           'point_error', 'cmd_label', 'describe_version', 'cmd_train', 'client_id', 'cmd_predict', 'cmd_api',
+           'cmd_dashboard', 'cmd_up', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #52fd06f6
 import argparse
@@ -160,37 +160,6 @@ def cmd_train(args: argparse.Namespace, settings: "Settings") -> int:
     print(describe_version(version))
     return 0
 
-# %% ../nbs/12_cli.ipynb #b7e2d4a1
-def answers_frame(
-    predictions: "list[Prediction]",  # the API's answers, one per point
-    index: "pd.Index",  # the index of their points
-) -> "pd.DataFrame":
-    "The answers as columns: lists joined with `; `, a dict as a `<field>_<key>` column per key, `prediction_id`."
-    # the explanation is its sentence: a batch's answers carry no nearest points, and its other keys are in the sentence
-    import json
-
-    import msgspec
-    import pandas as pd
-
-    rows = []
-    for answer in msgspec.to_builtins(predictions):
-        explanation = answer.pop("explanation", None) or {}
-        answer["decided_by"] = explanation.get("decided_by")
-        answer["prediction_id"] = answer.pop("id")
-        answer["model_version"] = answer.pop("model_version")  # the two stored-answer fields go last
-        row = {}
-        for name, value in answer.items():
-            if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
-                row.update({f"{name}_{key}": v for key, v in value.items()})
-            elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-                row[name] = "; ".join(map(str, value))
-            elif isinstance(value, dict | list):
-                row[name] = json.dumps(value)
-            else:
-                row[name] = value
-        rows.append(row)
-    return pd.DataFrame(rows, index=index)
-
 # %% ../nbs/12_cli.ipynb #b7e2d4a5
 PREDICT_TIMEOUT = 120.0  # seconds to wait for the answer to one chunk (10 000 points take well under a second)
 
@@ -209,7 +178,7 @@ def cmd_predict(args: argparse.Namespace, settings: "Settings") -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from animal_challenge.contract import ApiClient, ApiError
+    from animal_challenge.contract import ApiClient, ApiError, answers_table
     from animal_challenge.schema import PointValidationError, validate_points
 
     df = read_points_csv(args.input)
@@ -230,7 +199,7 @@ def cmd_predict(args: argparse.Namespace, settings: "Settings") -> int:
                 raise CommandError(f"{e}{done}") from None
             answers += batch.predictions
             bar.update(len(batch.predictions))
-    result = answers_frame(answers, points.index)
+    result = answers_table(answers, points.index)
     table = pd.concat([df.drop(columns=result.columns, errors="ignore"), result], axis=1)
     if args.out == "-":
         table.to_csv(sys.stdout, index=False)

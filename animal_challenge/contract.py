@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'STRICT_BODIES', 'POINT_BODY_LIMIT',
            'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'EXAMPLE_POINTS',
-           'EXAMPLE_ANSWERS', 'Bucket', 'EXPORT_COLUMNS', 'whole_number', 'Point', 'record_type', 'BatchRequest',
-           'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction', 'BatchPrediction', 'Proposal',
-           'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob', 'training_job', 'TrainingSample',
-           'Readiness', 'SpeciesCount', 'species_counts', 'export_row', 'history_csv', 'ApiError', 'explain_refusal',
-           'unreachable', 'ApiClient']
+           'EXAMPLE_ANSWERS', 'Bucket', 'ANSWER_COLUMNS', 'EXPORT_COLUMNS', 'whole_number', 'Point', 'record_type',
+           'BatchRequest', 'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction',
+           'BatchPrediction', 'Proposal', 'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob',
+           'training_job', 'TrainingSample', 'Readiness', 'SpeciesCount', 'species_counts', 'answer_cells',
+           'answers_table', 'export_row', 'history_csv', 'ApiError', 'explain_refusal', 'unreachable', 'ApiClient']
 
 # %% ../nbs/08_contract.ipynb #47598eb4
 import csv
@@ -359,12 +359,7 @@ def species_counts(
     ]
 
 # %% ../nbs/08_contract.ipynb #a7ec67ff
-EXPORT_COLUMNS = (
-    "id",
-    "created_at",
-    "client_id",
-    "model_version",
-    *FEATURES,
+ANSWER_COLUMNS = (
     "species",
     "confidence",
     "confidence_low",
@@ -372,6 +367,41 @@ EXPORT_COLUMNS = (
     *(f"probability_{s}" for s in Species),
     "conformal_set",
     "reasons",
+)  # an answer as columns of a table or a CSV file: the history's download, the CLI's output, the dashboard's batch
+
+
+def answer_cells(
+    answer: dict,  # an answer (a `Prediction` as a dict, or a history record)
+) -> list:
+    "The values of `ANSWER_COLUMNS` for `answer`: one probability per species (none for an outlier), lists as text."
+    probabilities = answer["probabilities"] or {}
+    return [
+        *(answer[c] for c in ("species", "confidence", "confidence_low", "confidence_high")),
+        *(probabilities.get(s) for s in Species),
+        " ".join(answer["conformal_set"]),
+        "; ".join(answer["reasons"]),
+    ]
+
+
+def answers_table(
+    predictions: list,  # `Prediction`s, in the order of their points
+    index: pd.Index | None = None,  # the points' index (e.g. their lines in a CSV file)
+) -> pd.DataFrame:
+    "The answers as `ANSWER_COLUMNS`, then what decided each, its prediction id and model version: one row each."
+    rows = [
+        [*answer_cells(a), (a["explanation"] or {}).get("decided_by"), a["id"], a["model_version"]]
+        for a in msgspec.to_builtins(predictions)
+    ]
+    return pd.DataFrame(rows, index=index, columns=[*ANSWER_COLUMNS, "decided_by", "prediction_id", "model_version"])
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "created_at",
+    "client_id",
+    "model_version",
+    *FEATURES,
+    *ANSWER_COLUMNS,
     "feedback_species",
     "feedback_status",
 )  # the columns of a history download, in order
@@ -381,13 +411,10 @@ def export_row(
     record: dict,  # a record of the history (`bulk.export`)
 ) -> list:
     "The values of `EXPORT_COLUMNS` for `record`; None (an empty cell) where it has none."
-    probabilities, feedback = record["probabilities"] or {}, record.get("feedback") or {}
+    feedback = record.get("feedback") or {}
     return [
-        *(record[c] for c in ("id", "created_at", "client_id", "model_version", *FEATURES, "species")),
-        *(record[c] for c in ("confidence", "confidence_low", "confidence_high")),
-        *(probabilities.get(s) for s in Species),
-        " ".join(record["conformal_set"]),
-        "; ".join(record["reasons"]),
+        *(record[c] for c in ("id", "created_at", "client_id", "model_version", *FEATURES)),
+        *answer_cells(record),
         feedback.get("species"),
         feedback.get("status"),
     ]

@@ -22,7 +22,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
-from .contract import BatchPrediction, Prediction, SpeciesCount, StoredPrediction, TrainingJob
+from animal_challenge.contract import (
+    BatchPrediction,
+    Prediction,
+    SpeciesCount,
+    StoredPrediction,
+    TrainingJob,
+    answers_table,
+)
 from .drift import DriftReport, FeatureDrift
 from .registry import ModelVersion
 from animal_challenge.schema import (
@@ -551,18 +558,8 @@ def batch_table(
     points: pd.DataFrame,  # the points sent, as `points_from_csv` read them
     batch: BatchPrediction,  # the API's answers, in their order
 ) -> pd.DataFrame:
-    "The points with the API's answer for each: the table shown and downloaded."
-    answers = pd.DataFrame(
-        {
-            "species": [p.species for p in batch.predictions],
-            "confidence": [p.confidence for p in batch.predictions],
-            "reasons": ["; ".join(p.reasons) for p in batch.predictions],
-            "prediction_id": [p.id for p in batch.predictions],
-            "model_version": batch.model_version,
-        },
-        index=points.index,
-    )
-    return pd.concat([points, answers], axis=1).rename_axis("line")
+    "The points with the API's answer for each (`contract.answers_table`): the table shown and downloaded."
+    return pd.concat([points, answers_table(batch.predictions, points.index)], axis=1).rename_axis("line")
 
 
 DOWNLOAD_LIMIT = 2 * 2**20  # most bytes a download link carries (the page receives it as text, 4/3 of it in base64)

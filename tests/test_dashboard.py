@@ -4,7 +4,9 @@ stand-in that answers in the contract's types). The browser and Voila are in `te
 
 import ast
 import base64
+import csv
 import html
+import io
 import json
 import os
 import re
@@ -500,8 +502,9 @@ def test_a_csv_file_is_classified_with_one_batch_call_and_downloaded(dash, api):
     assert f"zoo.csv: 3 points classified by model {mine[0]['model_version']}: 1 elephant, 1 chicken, 1 outlier." in (
         dash.batch_result.value
     )
-    rows = [line.split(",") for line in saved(dash.batch_result.value).splitlines()[1:]]
-    assert [r[6] for r in rows] == species and [int(r[9]) for r in rows] == [r["id"] for r in mine]
+    rows = list(csv.DictReader(io.StringIO(saved(dash.batch_result.value))))
+    assert [r["species"] for r in rows] == species
+    assert [int(r["prediction_id"]) for r in rows] == [r["id"] for r in mine]
 
 
 def test_a_batch_beyond_the_apis_limit_is_refused_in_words(tmp_path, trained, service):

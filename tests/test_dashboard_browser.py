@@ -19,6 +19,7 @@ from animal_data_service.generator import DEFAULT_SPEC, generate
 from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
+from animal_challenge.contract import ANSWER_COLUMNS
 from animal_challenge.dashboard_server import PAGE_HEADERS
 from animal_challenge.process import ServerProcess, patience
 from animal_challenge.training import train_and_store
@@ -420,7 +421,8 @@ def test_a_csv_file_is_classified_shown_and_downloaded(page, tmp_path):
     expect(rows.nth(0).locator("td").nth(6)).to_have_text("elephant")
     expect(rows.nth(1).locator("td").nth(6)).to_have_text("outlier")
     saved = download(page, page.locator(".ac-batch-download")).splitlines()
-    assert saved[0] == f"line,{CSV_HEADER},species,confidence,reasons,prediction_id,model_version"
+    answer_columns = ",".join([*ANSWER_COLUMNS, "decided_by", "prediction_id", "model_version"])
+    assert saved[0] == f"line,{CSV_HEADER},{answer_columns}"  # the columns of the CLI's output and of the history's
     assert [line.split(",")[0] for line in saved[1:]] == ["2", "3", "4"]  # each point's line in the uploaded file
     assert [line.split(",")[6] for line in saved[1:]] == ["elephant", "outlier", "chicken"]
     assert "walks on 3 legs" in saved[2]
