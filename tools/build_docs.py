@@ -235,10 +235,11 @@ def to_myst(nb, stem: str, host: str, pages: dict[str, str]) -> tuple[str, dict[
     meta, cells = front_matter(nb)
     title = meta.get("title") or stem
     description = " ".join(str(meta.get("description", "")).split())
-    head = {"myst": {"html_meta": {"description": description}}} if description else {}
+    plain = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", description)  # the page's meta description: a link's text only
+    head = {"myst": {"html_meta": {"description": plain}}} if description else {}
     parts = [f"---\n{yaml.safe_dump(head)}---" if head else "", f"# {title}"]
     if description:
-        parts.append(f"{{.description}}\n{description}")
+        parts.append(f"{{.description}}\n{relink(description, host, pages)}")
     files: dict[str, bytes] = {}
     for i, cell in enumerate(cells):
         source = _joined(cell.source).strip()
