@@ -161,6 +161,17 @@ def test_min_python_and_the_base_image_are_what_the_pins_need():
     assert python_of(image) >= oldest and python_of(image).release[:2] == (3, 11)
 
 
+def test_the_dev_environment_is_the_pinned_one():
+    "make installs with constraints.txt: every distribution installed is pinned there, at the version installed."
+    pins = dict(re.findall(r"^([\w.-]+)==(\S+)$", (ROOT / "constraints.txt").read_text(), flags=re.M))
+    pins = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in pins.items()}
+    ours = {"animal-challenge", "animal-data-service", "pip", "setuptools", "wheel"}  # and the installers (not frozen)
+    installed = {
+        re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in importlib.metadata.distributions()
+    }
+    assert {k: v for k, v in installed.items() if k not in ours and pins.get(k) != v} == {}
+
+
 def test_setup_py_derives_python_requires_and_classifiers_from_min_python():
     r = subprocess.run([sys.executable, "setup.py", "--classifiers"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
