@@ -178,7 +178,8 @@ def cmd_predict(args: argparse.Namespace, settings: "Settings") -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from animal_challenge.contract import ApiClient, ApiError, answers_table
+    from animal_challenge.client import ApiClient, ApiError
+    from animal_challenge.contract import answers_table
     from animal_challenge.schema import PointValidationError, validate_points
 
     df = read_points_csv(args.input)

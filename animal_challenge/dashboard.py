@@ -13,19 +13,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import get_args
 
 import ipywidgets as widgets
 import pandas as pd
 from fastcore.basics import patch
 
+from .client import ApiClient, ApiError
 from .config import UPLOAD_LIMIT, Settings
 from animal_challenge.contract import (
     CLIENT_ID,
     FIRST_MODEL,
     MAX_SEED,
     TRAIN_SIZES,
-    ApiClient,
-    ApiError,
+    Bucket,
     TrainingJob,
     TrainRequest,
 )
@@ -351,7 +352,7 @@ def _models_tab(self: Dashboard) -> widgets.Widget:
 
 # %% ../nbs/10a_dashboard.ipynb #f38667aa
 WINDOWS = [("the API's default", None), ("last 300", 300), ("last 1 000", 1000), ("last 10 000", 10_000)]
-BUCKETS = [("minute", "minute"), ("hour", "hour"), ("day", "day")]  # the time buckets the API counts in
+BUCKETS = get_args(Bucket)  # the time spans the API counts predictions over
 
 
 @patch

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['OUTLIER', 'LABELS', 'FEATURES', 'NUMERIC_FEATURES', 'FLAG_FEATURES', 'MAX_LEGS', 'MAX_HEIGHT_M', 'MAX_WEIGHT_KG',
-           'OUTPUTS', 'HEADER_LINE', 'Species', 'AnimalPoint', 'Neighbour', 'Explanation', 'Answer',
+           'OUTPUTS', 'BUCKETS', 'HEADER_LINE', 'Species', 'AnimalPoint', 'Neighbour', 'Explanation', 'Answer',
            'PointValidationError', 'validate_points', 'read_points_table', 'points_frame']
 
 # %% ../nbs/00_schema.ipynb #e6ebbe08
@@ -131,6 +131,9 @@ class Answer(msgspec.Struct, gc=False):  # holds only plain lists and dicts: no 
 
 
 OUTPUTS = Answer.__struct_fields__  # the answer's fields in order: what the history stores and the API returns
+
+# %% ../nbs/00_schema.ipynb #e747fa64
+BUCKETS = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}  # span: its ISO time prefix
 
 # %% ../nbs/00_schema.ipynb #3883e2c6
 class PointValidationError(ValueError):

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from fastcore.basics import patch
 from pydantic import SecretStr
 
+from .client import ApiClient, ApiError
 from .config import ENV_PREFIX, SECRETS, Settings, settings_env
-from .contract import ApiClient, ApiError
 from .process import ServerError, ServerProcess, port_is_free
 
 # %% ../nbs/11_up.ipynb #a42d8e25

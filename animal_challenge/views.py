@@ -24,14 +24,15 @@ from matplotlib.image import imsave
 
 from animal_challenge.contract import (
     BatchPrediction,
+    DriftReport,
+    FeatureDrift,
+    ModelVersion,
     Prediction,
     SpeciesCount,
     StoredPrediction,
     TrainingJob,
     answers_table,
 )
-from .drift import DriftReport, FeatureDrift
-from .registry import ModelVersion
 from animal_challenge.schema import (
     FEATURES,
     LABELS,

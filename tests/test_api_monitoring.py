@@ -21,8 +21,9 @@ from animal_data_service.generator import DEFAULT_SPEC, GenerationSpec, generate
 from prometheus_client.parser import text_string_to_metric_families
 from servers import BIN, data_service, free_port, running
 
+from animal_challenge.client import ApiClient, ApiError
 from animal_challenge.config import MAX_DRIFT_WINDOW, Settings
-from animal_challenge.contract import EXPORT_COLUMNS, ApiClient, ApiError
+from animal_challenge.contract import EXPORT_COLUMNS
 from animal_challenge.drift import DEFAULT_THRESHOLDS
 from animal_challenge.metrics import reason_kind
 from animal_challenge.training import train_and_store
