@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 import numpy as np
 import pandas as pd
-from .api_docs import docs_assets, document, openapi_config
 from litestar import Controller, Litestar, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -39,6 +38,8 @@ from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Stream
 
 from . import bulk
+from .api_docs import docs_assets, document, openapi_config
+from .artifacts import ModelStoreError, ModelVersion
 from .config import MAX_DRIFT_WINDOW, Settings
 from animal_challenge.contract import (
     CLIENT_HEADER,
@@ -74,7 +75,7 @@ from animal_challenge.history import (
 from .metrics import ScrapedState, count_answers, measure_requests, scrape
 from .model import TRUSTED_TYPES
 from .postgres import open_history
-from .registry import ModelStore, ModelStoreError, ModelVersion
+from .registry import ModelStore
 from .schema import OUTPUTS
 from animal_challenge.security import (
     ADMIN,

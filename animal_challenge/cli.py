@@ -19,9 +19,9 @@ from . import __version__
 if TYPE_CHECKING:  # names for the annotations; the modules load inside the commands that use them
     import pandas as pd
 
+    from animal_challenge.artifacts import ModelVersion
     from animal_challenge.config import Settings
     from animal_challenge.contract import Prediction
-    from animal_challenge.registry import ModelVersion
 
 # %% ../nbs/12_cli.ipynb #3af57f34
 def positive_int(text: str) -> int:
@@ -141,8 +141,8 @@ def describe_version(
 # %% ../nbs/12_cli.ipynb #94084e77
 def cmd_train(args: argparse.Namespace, settings: "Settings") -> int:
     "Train a model on fresh points, store it as a new version and activate it."
+    from animal_challenge.artifacts import ModelStoreError
     from animal_challenge.labeling import LabelingError
-    from animal_challenge.registry import ModelStoreError
     from animal_challenge.training import TrainingError, train_and_store
 
     def show(stage: str, fraction: float) -> None:
@@ -242,8 +242,8 @@ def cmd_dashboard(args: argparse.Namespace, settings: "Settings") -> int:
 # %% ../nbs/12_cli.ipynb #55c5ce13
 def cmd_up(args: argparse.Namespace, settings: "Settings") -> int:
     "Run the data service, the API and the dashboard until interrupted."
+    from animal_challenge.artifacts import ModelStoreError
     from animal_challenge.labeling import LabelingError
-    from animal_challenge.registry import ModelStoreError
     from animal_challenge.up import StartupError, run_local_system
 
     try:

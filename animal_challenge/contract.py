@@ -24,10 +24,11 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from .artifacts import ModelVersion as ModelVersion
+
 # answers of the API that the chapters making them define; clients import them from here, with the others
 from .drift import DriftReport as DriftReport
 from .drift import FeatureDrift as FeatureDrift
-from .registry import ModelVersion as ModelVersion
 from .schema import BUCKETS, FEATURES, LABELS, AnimalPoint, Answer, Species
 
 # %% ../nbs/08_contract.ipynb #91cf0909

@@ -16,15 +16,9 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
+from .artifacts import METADATA, VERSION_ID, ModelStoreError, StoreUnavailable
 from .config import Settings
-from animal_challenge.registry import (
-    METADATA,
-    VERSION_ID,
-    LocalModelStore,
-    ModelStore,
-    ModelStoreError,
-    StoreUnavailable,
-)
+from .registry import LocalModelStore, ModelStore
 
 # %% ../nbs/06a_s3.ipynb #860e88a2
 def s3_client(

@@ -33,6 +33,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from pydantic import ValidationError as PydanticValidationError
 
+from .artifacts import ModelStoreError, StoreUnavailable, UnknownVersion
 from .config import ENV_PREFIX
 from .contract import CLIENT_HEADER, CLIENT_ID
 from animal_challenge.history import (
@@ -42,7 +43,6 @@ from animal_challenge.history import (
     UnknownJob,
     UnknownPrediction,
 )
-from .registry import ModelStoreError, StoreUnavailable, UnknownVersion
 from .serving import NotStored, Unavailable
 
 # %% ../nbs/09a_security.ipynb #e4175b25

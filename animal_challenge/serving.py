@@ -28,6 +28,7 @@ import pandas as pd
 from fastcore.basics import patch
 
 from . import bulk
+from .artifacts import ModelStoreError, ModelVersion, UnknownVersion
 from .config import Settings
 from .contract import BatchPrediction, Prediction, TrainingJob, TrainRequest, training_job
 from .drift import DriftThresholds
@@ -35,7 +36,7 @@ from .history import HistoryError, NotJobOwner, PredictionLog
 from .jobs import JobLog
 from .metrics import JOBS, TRAINING
 from .model import TRUSTED_TYPES
-from .registry import ModelStore, ModelStoreError, ModelVersion, UnknownVersion
+from .registry import ModelStore
 from .s3store import open_store
 from .schema import FEATURES, OUTPUTS
 from .training import promotion_gate, train_and_store

@@ -11,11 +11,12 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from .artifacts import ModelVersion, Provenance
 from .config import Settings
 from .data import fetch_points
 from .labeling import label_points
 from .model import TRUSTED_TYPES, train_model
-from .registry import ModelStore, ModelVersion, Provenance
+from .registry import ModelStore
 from .s3store import open_store
 from .schema import FEATURES, OUTLIER, Species, validate_points
 

@@ -24,11 +24,12 @@ from moto.server import ThreadedMotoServer
 from servers import BIN, CHROMIUM, data_service, free_port, launch_chromium, running
 
 from animal_challenge.api import create_app
+from animal_challenge.artifacts import ModelVersion
 from animal_challenge.config import Settings
 from animal_challenge.contract import TrainRequest
 from animal_challenge.model import TRUSTED_TYPES, AnimalModel, train_model
 from animal_challenge.process import patience
-from animal_challenge.registry import LocalModelStore, ModelStore, ModelVersion
+from animal_challenge.registry import LocalModelStore, ModelStore
 from animal_challenge.s3store import open_store
 from animal_challenge.schema import OUTLIER, validate_points
 

@@ -413,7 +413,7 @@ def test_the_kernels_learn_the_api_url_and_never_the_token():
     }
 
 
-CLIENT_SIDE = {"schema", "config", "drift", "registry", "contract", "client", "views", "dashboard"}  # all a page loads
+CLIENT_SIDE = {"schema", "config", "drift", "artifacts", "contract", "client", "views", "dashboard"}  # all a page loads
 
 
 def test_a_page_kernel_loads_the_client_side_only():
@@ -428,7 +428,7 @@ def test_a_page_kernel_loads_the_client_side_only():
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     heavy, ours = r.stdout.splitlines()
     assert heavy == "[]", r.stdout + r.stderr  # no model library, no history database
-    assert set(ast.literal_eval(ours)) == CLIENT_SIDE  # drift and registry for the types of their answers only
+    assert set(ast.literal_eval(ours)) == CLIENT_SIDE  # drift and artifacts for the types of their answers only
 
 
 # --- each browser its own history; the admin's review and training controls

@@ -20,20 +20,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from animal_challenge import registry
-from animal_challenge.config import Settings
-from animal_challenge.process import free_port
-from animal_challenge.registry import (
+from animal_challenge.artifacts import (
     ARTIFACT,
     METADATA,
-    POINTER,
     SAMPLE,
     VERSION_ID,
     BadSignature,
-    LocalModelStore,
     ModelStoreError,
     UnknownVersion,
     new_version_id,
 )
+from animal_challenge.config import Settings
+from animal_challenge.process import free_port
+from animal_challenge.registry import POINTER, LocalModelStore
 from animal_challenge.s3store import S3ModelStore, open_store, s3_client
 from animal_challenge.schema import FEATURES
 
