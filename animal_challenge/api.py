@@ -176,7 +176,7 @@ def _first_model(state: State) -> None:
     except ModelStoreError:
         return
     if empty and state.train_if_empty:
-        job = state.jobs.submit_once(FIRST_MODEL)  # every worker process starts on the same store
+        job = state.jobs.submit(FIRST_MODEL, once=True)  # every worker process starts on the same store
         state.active.first_job = job.id
         state.active.note = f"; the first model is being trained: GET /models/jobs/{job.id}"
     elif empty:
@@ -272,7 +272,21 @@ class ServiceController(Controller):
 
 # %% ../nbs/09c_api.ipynb #4b40da0a
 BODY_ERRORS = [ValidationException, RequestEntityTooLarge, UnsupportedMediaType, TooManyRequestsException]
-BODY_ERRORS += [ServiceUnavailableException]  # what a prediction may answer, besides itself
+BODY_ERRORS += [ServiceUnavailableException]  # what a route taking a body may answer, besides itself
+
+
+PredictionId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The id the prediction was stored under.")]
+
+
+def takes(
+    body: type,  # the request body's type: `security` refuses a body of another shape in words
+    *errors: type,  # what else the route may answer, for the docs
+    rate_limit: str | None = None,  # the `rate_limit` kind its requests count in (see `create_app`)
+    **route,  # the rest of the route's arguments: `sync_to_thread`, `status_code`, guards
+) -> dict:
+    "The arguments of a route that takes a JSON `body`: answered 200 unless `route` says otherwise, its refusals."
+    opt = {"body": body} | ({"rate_limit": rate_limit} if rate_limit else {})
+    return {"status_code": 200, "raises": [*BODY_ERRORS, *errors], "opt": opt} | route
 
 
 class PredictController(Controller):
@@ -280,13 +294,7 @@ class PredictController(Controller):
 
     path, tags = "/predict", ["predictions"]
 
-    @post(
-        "/",
-        status_code=200,
-        request_max_body_size=POINT_BODY_LIMIT,
-        raises=BODY_ERRORS,
-        opt={"body": Point, "rate_limit": "predict"},
-    )
+    @post("/", **takes(Point, rate_limit="predict", request_max_body_size=POINT_BODY_LIMIT))
     async def predict(
         self,
         data: JSONBody[Point],
@@ -302,13 +310,7 @@ class PredictController(Controller):
         count_answers([answer["species"]], [answer["reasons"]])
         return Prediction(*(answer[c] for c in OUTPUTS), pid, version.id)
 
-    @post(
-        "/batch",
-        status_code=200,
-        sync_to_thread=True,
-        raises=BODY_ERRORS,
-        opt={"body": BatchRequest, "rate_limit": "batch"},
-    )
+    @post("/batch", **takes(BatchRequest, rate_limit="batch", sync_to_thread=True))
     def batch(
         self,
         data: JSONBody[BatchRequest],
@@ -400,14 +402,12 @@ class PredictionController(Controller):
 
     @post(
         "/{prediction_id:int}/feedback",
-        status_code=200,
-        sync_to_thread=True,
-        raises=[*BODY_ERRORS, NotFoundException, PermissionDeniedException, Conflict],
-        opt={"body": FeedbackRequest, "rate_limit": "feedback"},
+        **takes(FeedbackRequest, NotFoundException, PermissionDeniedException, Conflict, rate_limit="feedback"),
+        sync_to_thread=True,  # the history's write waits for its lock
     )
     def feedback(
         self,
-        prediction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        prediction_id: PredictionId,
         data: JSONBody[FeedbackRequest],
         log: NamedDependency[PredictionLog],
         caller: NamedDependency[Caller],
@@ -437,14 +437,12 @@ class FeedbackController(Controller):
 
     @post(
         "/{prediction_id:int}/review",
-        status_code=200,
+        **takes(Review, NotFoundException, NotAuthorizedException, PermissionDeniedException, Conflict),
         sync_to_thread=True,
-        raises=[*BODY_ERRORS, NotFoundException, NotAuthorizedException, PermissionDeniedException, Conflict],
-        opt={"body": Review},
     )
     def review(
         self,
-        prediction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        prediction_id: PredictionId,
         data: JSONBody[Review],
         log: NamedDependency[PredictionLog],
     ) -> StoredPrediction:
@@ -502,11 +500,8 @@ class ModelController(Controller):
 
     @post(
         "/train",
-        status_code=202,
+        **takes(TrainRequest, NotAuthorizedException, PermissionDeniedException, status_code=202, **ADMIN),
         sync_to_thread=True,
-        raises=[*BODY_ERRORS, NotAuthorizedException, PermissionDeniedException],
-        opt={"body": TrainRequest},
-        **ADMIN,
     )
     def train(
         self,

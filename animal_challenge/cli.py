@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PREDICT_TIMEOUT', 'FLAGS', 'positive_int', 'CommandError', 'write_atomically', 'cmd_fetch', 'read_points_csv',
-           'point_error', 'cmd_label', 'describe_version', 'cmd_train', 'client_id', 'cmd_predict', 'cmd_api',
+           'points_in', 'cmd_label', 'describe_version', 'cmd_train', 'client_id', 'cmd_predict', 'cmd_api',
            'cmd_dashboard', 'cmd_up', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #52fd06f6
@@ -84,26 +84,27 @@ def read_points_csv(
         raise CommandError(f"{path}: {e}") from None
 
 # %% ../nbs/12_cli.ipynb #7fdd784e
-def point_error(
-    path: str,  # the file the points came from
-    error: Exception,  # a `PointValidationError`, whose rows are the file's (`read_points_csv`)
-) -> CommandError:
-    "The error of a point in `path` for the user: the file, the column, the rows as the file numbers them."
-    from animal_challenge.schema import HEADER_LINE
+def points_in(
+    path: str,  # a CSV file of points
+    step: Callable[["pd.DataFrame"], "pd.DataFrame"],  # what to make of its table: `validate_points`, `label_points`
+) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    "The table in `path` and `step` of it; a bad point is a `CommandError` naming the file, the column and the rows."
+    from animal_challenge.schema import HEADER_LINE, PointValidationError
 
-    return CommandError(f"{path}: {error} (row {HEADER_LINE} is the header)")
+    df = read_points_csv(path)
+    try:
+        return df, step(df)
+    except PointValidationError as e:  # its rows are the file's (`read_points_csv`)
+        raise CommandError(f"{path}: {e} (row {HEADER_LINE} is the header)") from None
 
 
 def cmd_label(args: argparse.Namespace, settings: "Settings") -> int:
     "Label the points of a CSV file: species or outlier, with the reason."
     from animal_challenge.labeling import LabelingError, label_points
-    from animal_challenge.schema import OUTLIER, PointValidationError
+    from animal_challenge.schema import OUTLIER
 
-    df = read_points_csv(args.input)
     try:
-        labeled = label_points(df)
-    except PointValidationError as e:
-        raise point_error(args.input, e) from None
+        _, labeled = points_in(args.input, label_points)
     except LabelingError as e:
         raise CommandError(f"{args.input}: cannot name the groups in these points: {e}") from None
     if args.out == "-":
@@ -180,13 +181,9 @@ def cmd_predict(args: argparse.Namespace, settings: "Settings") -> int:
 
     from animal_challenge.client import ApiClient, ApiError
     from animal_challenge.contract import answers_table
-    from animal_challenge.schema import PointValidationError, validate_points
+    from animal_challenge.schema import validate_points
 
-    df = read_points_csv(args.input)
-    try:
-        points = validate_points(df)
-    except PointValidationError as e:
-        raise point_error(args.input, e) from None
+    df, points = points_in(args.input, validate_points)
     client = ApiClient(settings.api_url, timeout=PREDICT_TIMEOUT, client_id=args.client_id)
     records, chunk, answers = points.to_dict("records"), settings.max_batch, []
     with tqdm(

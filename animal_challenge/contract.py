@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['PointRecord', 'Label', 'MAX_SEED', 'TRAIN_SIZES', 'FIRST_MODEL', 'STRICT_BODIES', 'POINT_BODY_LIMIT',
-           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'EXAMPLE_POINTS',
-           'EXAMPLE_ANSWERS', 'Bucket', 'ANSWER_COLUMNS', 'EXPORT_COLUMNS', 'whole_number', 'Point', 'record_type',
-           'BatchRequest', 'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction',
+           'BYTES_PER_POINT', 'MAX_ID', 'PAGE_SIZE', 'MAX_PAGE', 'CLIENT_HEADER', 'CLIENT_ID', 'EXAMPLE_VERSION',
+           'EXAMPLE_POINTS', 'EXAMPLE_ANSWERS', 'Bucket', 'ANSWER_COLUMNS', 'EXPORT_COLUMNS', 'whole_number', 'Point',
+           'record_type', 'BatchRequest', 'FeedbackRequest', 'Review', 'TrainRequest', 'batch_body_limit', 'Prediction',
            'BatchPrediction', 'Proposal', 'StoredPrediction', 'stored_prediction', 'JobState', 'TrainingJob',
            'training_job', 'TrainingSample', 'Readiness', 'SpeciesCount', 'species_counts', 'answer_cells',
            'answers_table', 'export_row', 'history_csv']
@@ -166,35 +166,34 @@ class StoredPrediction(Prediction):
     feedback: Annotated[Proposal | None, msgspec.Meta(description="The correction proposed, if any.")] = None
 
 # %% ../nbs/08_contract.ipynb #4af8ef41
+EXAMPLE_VERSION = "20261201T120000Z-3fa2c1"  # the version that answered the examples
+
+
+def _point(legs: int, height: float, weight: float, wings: bool = False) -> dict:
+    "A point of the examples (every one has a tail)."
+    return {"walks_on_n_legs": legs, "height": height, "weight": weight, "has_wings": wings, "has_tail": True}
+
+
 EXAMPLE_POINTS = {  # name: (the label it has, a point of the OpenAPI examples)
-    "a dog": ("dog", {"walks_on_n_legs": 4, "height": 0.55, "weight": 22.0, "has_wings": False, "has_tail": True}),
-    "a kangaroo": (
-        "kangaroo",
-        {"walks_on_n_legs": 2, "height": 1.8, "weight": 65.0, "has_wings": False, "has_tail": True},
-    ),
-    "a chicken": (
-        "chicken",
-        {"walks_on_n_legs": 2, "height": 0.35, "weight": 2.2, "has_wings": True, "has_tail": True},
-    ),
-    "an elephant": (
-        "elephant",
-        {"walks_on_n_legs": 4, "height": 3.0, "weight": 5000.0, "has_wings": False, "has_tail": True},
-    ),
-    "a kangaroo shorter than any seen": (
-        "outlier",
-        {"walks_on_n_legs": 2, "height": 1.5, "weight": 60.0, "has_wings": False, "has_tail": True},
-    ),
-    "a seven-legged, winged creature of three tonnes": (
-        "outlier",
-        {"walks_on_n_legs": 7, "height": 1.5, "weight": 3000.0, "has_wings": True, "has_tail": True},
-    ),
+    "a dog": ("dog", _point(4, 0.55, 22.0)),
+    "a kangaroo": ("kangaroo", _point(2, 1.8, 65.0)),
+    "a chicken": ("chicken", _point(2, 0.35, 2.2, wings=True)),
+    "an elephant": ("elephant", _point(4, 3.0, 5000.0)),
+    "a kangaroo shorter than any seen": ("outlier", _point(2, 1.5, 60.0)),
+    "a seven-legged, winged creature of three tonnes": ("outlier", _point(7, 1.5, 3000.0, wings=True)),
 }
+
+
+def _rejected(reasons: list[str], explanation: dict, prediction_id: int) -> dict:
+    "An outlier's answer in the examples: its reasons and what decided, and no figures."
+    no_figures = {"probabilities": {}, "confidence": None, "confidence_low": None, "confidence_high": None}
+    answer = {"species": "outlier", "reasons": reasons, **no_figures, "conformal_set": [], "explanation": explanation}
+    return answer | {"id": prediction_id, "model_version": EXAMPLE_VERSION}
 
 
 def _near(label: str, distance: float, legs: int, height: float, weight: float, wings: bool = False) -> dict:
     "A `schema.Neighbour` of the examples."
-    point = {"walks_on_n_legs": legs, "height": height, "weight": weight, "has_wings": wings, "has_tail": True}
-    return point | {"label": label, "distance": distance}
+    return _point(legs, height, weight, wings) | {"label": label, "distance": distance}
 
 
 EXAMPLE_ANSWERS = {  # name of an `EXAMPLE_POINTS` point: the first model's answer to `POST /predict`
@@ -213,42 +212,28 @@ EXAMPLE_ANSWERS = {  # name of an `EXAMPLE_POINTS` point: the first model's answ
             "nearest": [_near("dog", 0.035, 4, 0.5322, 21.2707), _near("dog", 0.0375, 4, 0.5326, 23.2502)],
         },
         "id": 1,
-        "model_version": "20261201T120000Z-3fa2c1",
+        "model_version": EXAMPLE_VERSION,
     },
-    "a kangaroo shorter than any seen": {
-        "species": "outlier",
-        "reasons": ["height/weight far from every known animal: 1.50 m, 60 kg (kangaroo: 1.57-2.03 m, 36-93.9 kg)"],
-        "probabilities": {},
-        "confidence": None,
-        "confidence_low": None,
-        "confidence_high": None,
-        "conformal_set": [],
-        "explanation": {
+    "a kangaroo shorter than any seen": _rejected(
+        ["height/weight far from every known animal: 1.50 m, 60 kg (kangaroo: 1.57-2.03 m, 36-93.9 kg)"],
+        {
             "rule": "size",
             "group": "kangaroo",
             "decided_by": "outside the kangaroo size range (1.57-2.03 m, 36-93.9 kg): 1.50 m is below it",
             "nearest": [_near("kangaroo", 0.0693, 2, 1.6003, 56.0515), _near("kangaroo", 0.0701, 2, 1.6018, 64.1933)],
         },
-        "id": 2,
-        "model_version": "20261201T120000Z-3fa2c1",
-    },
-    "a seven-legged, winged creature of three tonnes": {
-        "species": "outlier",
-        "reasons": ["walks on 7 legs: known animals walk on 2 or 4"],
-        "probabilities": {},
-        "confidence": None,
-        "confidence_low": None,
-        "confidence_high": None,
-        "conformal_set": [],
-        "explanation": {
+        2,
+    ),
+    "a seven-legged, winged creature of three tonnes": _rejected(
+        ["walks on 7 legs: known animals walk on 2 or 4"],
+        {
             "rule": "legs",
             "group": None,
             "decided_by": "the legs rule (walks on 7 legs: known animals walk on 2 or 4), before any size range",
             "nearest": [_near("elephant", 3.8175, 4, 2.4705, 2884.7815)],
         },
-        "id": 3,
-        "model_version": "20261201T120000Z-3fa2c1",
-    },
+        3,
+    ),
 }
 
 # %% ../nbs/08_contract.ipynb #47a81af0

@@ -122,22 +122,19 @@ def stratified_z(
     return values, t.sum(0), expected, recent, (recent - expected) / np.sqrt(var)
 
 # %% ../nbs/07d_drift.ipynb #c1984478
+def _threshold(description: str) -> type:
+    "A positive threshold with its meaning, as the API's docs show it."
+    return Annotated[float, msgspec.Meta(gt=0, description=description)]
+
+
 class DriftThresholds(msgspec.Struct, frozen=True, kw_only=True):
     "When a window of recent predictions counts as drifted from the training sample."
 
     min_window: Annotated[int, msgspec.Meta(ge=1, description="Fewest recent predictions a verdict needs.")] = 300
-    ks: Annotated[
-        float, msgspec.Meta(gt=0, description="Height/weight moved when the KS distance exceeds ks·√(1/nₑ + 1/m).")
-    ] = 1.6
-    z_counts: Annotated[
-        float, msgspec.Meta(gt=0, description="A leg count's or a flag's share moved when its |z| exceeds this.")
-    ] = 4.0
-    z_outliers: Annotated[
-        float, msgspec.Meta(gt=0, description="The outlier rate moved when its |z| exceeds this.")
-    ] = 3.5
-    z_mix: Annotated[
-        float, msgspec.Meta(gt=0, description="A species' share of the animals moved when its |z| exceeds this.")
-    ] = 4.0
+    ks: _threshold("Height/weight moved when the KS distance exceeds ks·√(1/nₑ + 1/m).") = 1.6
+    z_counts: _threshold("A leg count's or a flag's share moved when its |z| exceeds this.") = 4.0
+    z_outliers: _threshold("The outlier rate moved when its |z| exceeds this.") = 3.5
+    z_mix: _threshold("A species' share of the animals moved when its |z| exceeds this.") = 4.0
 
 
 DEFAULT_THRESHOLDS = DriftThresholds()  # the measured defaults

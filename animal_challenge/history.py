@@ -257,11 +257,24 @@ class PredictionLog(ABC):
     def _session(self, write: bool = False) -> AbstractContextManager[Session]:
         "A session; with `write`, one transaction holding the write lock, committed at the end, rolled back on error."
 
-    @abstractmethod
     def record(
-        self, points: list[dict], answers: dict[str, list], model_version: str, client_id: str | None = None
+        self,
+        points: list[dict],  # validated points, each a dict with the `FEATURES` keys
+        answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
+        model_version: str,  # id of the model that answered
+        client_id: str | None = None,  # the client that asked (None: unknown)
     ) -> list[int]:
         "Store one row per point with its answer in one transaction; the new rows' ids, in order."
+        cols = answer_columns(points, answers)
+        if any(len(c) != len(points) for c in cols):
+            raise ValueError(f"every answer column needs {len(points)} values, one per point")
+        return self._insert(cols, len(points), _now(), model_version, client_id)
+
+    @abstractmethod
+    def _insert(
+        self, cols: list[list], n: int, created_at: str, model_version: str, client_id: str | None
+    ) -> list[int]:
+        "Insert `n` rows of the varying columns `cols` and the shared values, in one transaction; their ids."
 
     @abstractmethod
     def close(self) -> None:
@@ -419,18 +432,11 @@ class SQLitePredictionLog(PredictionLog):
                 f"cannot {'write' if write else 'read'} the prediction history {self.path}: {sqlite_cause(e)}"
             ) from None
 
-    def record(
-        self,
-        points: list[dict],  # validated points, each a dict with the `FEATURES` keys
-        answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
-        model_version: str,  # id of the model that answered
-        client_id: str | None = None,  # the client that asked (None: unknown)
+    def _insert(
+        self, cols: list[list], n: int, created_at: str, model_version: str, client_id: str | None
     ) -> list[int]:
-        "Store one row per point with its answer in one transaction; the new rows' ids, in order."
-        n, created_at, conn = len(points), _now(), self.db.conn
-        cols = answer_columns(points, answers)
-        if any(len(c) != n for c in cols):
-            raise ValueError(f"every answer column needs {n} values, one per point")
+        "One autocommit INSERT for one point; a batch binds only what varies per row, in one transaction."
+        conn = self.db.conn
         try:
             if n == 1:
                 row = (None, created_at, model_version, client_id, *(c[0] for c in cols))

@@ -30,8 +30,6 @@ from animal_challenge.history import (
     PredictionLog,
     Session,
     SQLitePredictionLog,
-    _now,
-    answer_columns,
 )
 
 # %% ../nbs/07b_postgres.ipynb #5bce74a7
@@ -240,18 +238,10 @@ class PostgresPredictionLog(PredictionLog):
         except psycopg.Error as e:
             raise self._error(e, "write" if write else "read") from None
 
-    def record(
-        self,
-        points: list[dict],  # validated points, each a dict with the `FEATURES` keys
-        answers: dict[str, list],  # the model's answer by column: each of `OUTPUTS` → one value per point, same order
-        model_version: str,  # id of the model that answered
-        client_id: str | None = None,  # the client that asked (None: unknown)
+    def _insert(
+        self, cols: list[list], n: int, created_at: str, model_version: str, client_id: str | None
     ) -> list[int]:
-        "Store one row per point with its answer in one transaction; the new rows' ids, in order."
-        n, created_at = len(points), _now()
-        cols = answer_columns(points, answers)
-        if any(len(c) != n for c in cols):
-            raise ValueError(f"every answer column needs {n} values, one per point")
+        "One INSERT for one point; a batch takes its ids from the sequence and COPYs its rows, in one transaction."
         try:
             with self.pool.connection() as conn:
                 if n == 1:

@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['POINT_DTYPES', 'Loader', 'Trainer', 'Gate', 'CHECK_TIMEOUT', 'Unavailable', 'NotStored', 'points_table',
-           'answers_for', 'ActiveModel', 'StoreHandle', 'ModelFollower', 'drift_thresholds', 'TrainingSamples',
-           'TrainingJobs', 'Retention', 'Probe', 'data_service_answers', 'not_stored', 'HistoryWriter', 'classify']
+           'answers_for', 'ActiveModel', 'StoreHandle', 'Periodic', 'ModelFollower', 'drift_thresholds',
+           'TrainingSamples', 'TrainingJobs', 'Retention', 'Probe', 'data_service_answers', 'not_stored',
+           'HistoryWriter', 'classify']
 
 # %% ../nbs/09_serving.ipynb #00c1b6fb
 import asyncio
@@ -148,11 +149,66 @@ class StoreHandle:
         "Read the store's active pointer; a `ModelStoreError` if the store does not answer."
         self.get().active_id()
 
+# %% ../nbs/09_serving.ipynb #dceef38f
+class Periodic:
+    "Runs `tick` on a daemon thread every `every` seconds (or at once, when it asks or is woken) until `stop`."
+
+    def __init__(
+        self,
+        every: float,  # seconds between two ticks
+        name: str,  # what it does, for its thread and its log: "following the model store"
+    ):
+        self.every, self.name = every, name
+        self._stop, self._wake, self._thread = threading.Event(), threading.Event(), None
+
+    def tick(self) -> bool:
+        "One round; whether there is more to do at once."
+        raise NotImplementedError
+
+    def start(
+        self,
+        now: bool = True,  # tick at once (else after `every` seconds)
+    ) -> "Periodic":
+        "Tick on a daemon thread until `stop`."
+
+        def run() -> None:
+            again = now
+            while not self._stop.is_set():
+                if not again:
+                    self._wake.wait(self.every)
+                    self._wake.clear()
+                    if self._stop.is_set():
+                        return
+                try:
+                    again = self.tick()
+                except Exception:  # a bug must not end the loop: log it and tick again next round
+                    logging.getLogger(__name__).exception("%s failed", self.name)
+                    again = False
+
+        self._thread = threading.Thread(target=run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        "Tick now instead of at the end of the wait."
+        self._wake.set()
+
+    def stop(
+        self,
+        timeout: float = 5.0,  # seconds to wait for a tick in progress
+    ) -> bool:
+        "Stop ticking; whether the thread has ended (a tick still running after `timeout` keeps it alive)."
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+        return not (self._thread and self._thread.is_alive())
+
 # %% ../nbs/09_serving.ipynb #5d399139
 Loader = Callable[[ModelStore, str], tuple[Any, ModelVersion]]  # loads a version: `ModelStore.load`'s shape
 
 
-class ModelFollower:
+class ModelFollower(Periodic):
     "Keeps `active` serving the store's active version: loads it at start, then looks again every `every` s."
 
     def __init__(
@@ -162,11 +218,10 @@ class ModelFollower:
         loader: Loader = lambda store, version_id: store.load(version_id),  # how to load a version
         every: float = 1.0,  # seconds between two looks at the store's pointer
     ):
-        self.stores, self.active, self.loader, self.every = stores, active, loader, every
+        super().__init__(every, "following the model store")
+        self.stores, self.active, self.loader = stores, active, loader
         self.refused: str | None = None  # the active version that failed to load, not tried again
         self.problem: str | None = None  # why the store's active version is not served, if it is not
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def sync(self) -> None:
         "Serve the store's active version if it is not served yet; record why if it cannot be."
@@ -200,28 +255,17 @@ class ModelFollower:
 
 # %% ../nbs/09_serving.ipynb #c3196551
 @patch
-def start(self: ModelFollower) -> "ModelFollower":
-    "Sync once now, then every `every` seconds on a daemon thread until `stop`."
+def tick(self: ModelFollower) -> bool:
+    "Look at the store's pointer once (`sync`)."
     self.sync()
-
-    def run() -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.sync()
-            except Exception:  # a bug must not end the following: log it and look again next round
-                logging.getLogger(__name__).exception("following the model store failed")
-
-    self._thread = threading.Thread(target=run, name="model-follower", daemon=True)
-    self._thread.start()
-    return self
+    return False
 
 
 @patch
-def stop(self: ModelFollower) -> None:
-    "Stop following (waits for a round in progress)."
-    self._stop.set()
-    if self._thread:
-        self._thread.join()
+def start(self: ModelFollower, now: bool = False) -> "ModelFollower":
+    "Sync once now (the caller serves the active version when this returns), then every `every` seconds."
+    self.sync()
+    return Periodic.start(self, now)
 
 # %% ../nbs/09_serving.ipynb #cf07d237
 def drift_thresholds(
@@ -270,7 +314,7 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class TrainingJobs:
+class TrainingJobs(Periodic):
     "Training jobs in the history's database; this process's worker trains the ones it claims, one at a time overall."
 
     def __init__(
@@ -284,9 +328,9 @@ class TrainingJobs:
         every: float = 1.0,  # seconds between two looks for a queued job
     ):
         self.settings, self.stores, self.log, self.active = settings, stores, log, active
-        self.trainer, self.gate, self.every = trainer, gate, every
+        super().__init__(every, "training")
+        self.trainer, self.gate = trainer, gate
         self.jobs, self.owner = JobLog(log, lease_s=settings.job_lease), _owner()
-        self._wake, self._stop, self._worker = threading.Event(), threading.Event(), None
         self.running: str | None = None  # the job this process trains now
 
     def get(self, job_id: str) -> TrainingJob:
@@ -296,19 +340,12 @@ class TrainingJobs:
     def submit(
         self,
         request: TrainRequest,  # what to train on
+        once: bool = False,  # the job for `request` any process queued already, if any (processes starting together)
     ) -> TrainingJob:
         "Queue a training job and return it at once; some process's worker will claim it."
-        job = training_job(self.jobs.create(request.model_dump()))
-        self._wake.set()
-        return job
-
-    def submit_once(
-        self,
-        request: TrainRequest,  # what to train on
-    ) -> TrainingJob:
-        "The pending job for `request` if any process queued one, else a new one (several processes start together)."
-        job = training_job(self.jobs.create_once(request.model_dump()))
-        self._wake.set()
+        queue = self.jobs.create_once if once else self.jobs.create
+        job = training_job(queue(request.model_dump()))
+        self.wake()
         return job
 
 # %% ../nbs/09_serving.ipynb #f6ef0b23
@@ -324,22 +361,9 @@ def work_once(self: TrainingJobs) -> bool:
 
 
 @patch
-def start(self: TrainingJobs) -> "TrainingJobs":
-    "Run the worker on a daemon thread until `stop`."
-
-    def work() -> None:
-        while not self._stop.is_set():
-            try:
-                if self.work_once():
-                    continue
-            except Exception:  # the history down a moment: log it, look again later
-                logging.getLogger(__name__).exception("looking for training jobs failed")
-            self._wake.wait(self.every)
-            self._wake.clear()
-
-    self._worker = threading.Thread(target=work, name="training", daemon=True)
-    self._worker.start()
-    return self
+def tick(self: TrainingJobs) -> bool:
+    "`work_once`: after a job, look for the next at once."
+    return self.work_once()
 
 
 @patch
@@ -349,14 +373,11 @@ def stop(
 ) -> bool:
     """Stop the worker; a job it was training is marked failed (this process will not finish it). Whether the
     worker has ended: one in the middle of training is not waited for (the process is going away)."""
-    self._stop.set()
-    self._wake.set()
+    self._stop.set()  # no claim from here on
     if (job_id := self.running) is not None:
         with suppress(NotJobOwner, HistoryError):  # already taken from this process, or the history down
             self.jobs.finish(job_id, self.owner, "failed", error="the API process training it was stopped")
-    if self._worker:
-        self._worker.join(0.5 if self.running else timeout)
-    return not (self._worker and self._worker.is_alive())
+    return Periodic.stop(self, 0.5 if self.running else timeout)
 
 # %% ../nbs/09_serving.ipynb #543f70be
 @patch
@@ -410,7 +431,7 @@ def _run(self: TrainingJobs, job: dict) -> None:
         self.running = None
 
 # %% ../nbs/09_serving.ipynb #943f9a06
-class Retention:
+class Retention(Periodic):
     "Prunes the history to `settings.history_max_rows` and `history_max_age_days` every `history_prune_every` seconds."
 
     def __init__(
@@ -419,40 +440,21 @@ class Retention:
         settings: Settings,  # `history_max_rows`, `history_max_age_days`, `history_prune_every`
         every: float | None = None,  # seconds between two prunes (default: `settings.history_prune_every`)
     ):
+        super().__init__(settings.history_prune_every if every is None else every, "retention")
         self.log, self.settings = log, settings
-        self.every = settings.history_prune_every if every is None else every
-        self._stop, self._thread = threading.Event(), None
 
     def prune(self) -> int:
         "One prune now; how many predictions it deleted."
         return bulk.prune(self.log, self.settings.history_max_rows, self.settings.history_max_age_days)
 
-    def start(self) -> "Retention":
-        "Prune now and then every `every` seconds, on a daemon thread, until `stop`."
-
-        def run() -> None:
-            while True:
-                try:
-                    if deleted := self.prune():
-                        logging.getLogger(__name__).info("retention deleted %d old predictions", deleted)
-                except HistoryError as e:
-                    logging.getLogger(__name__).warning("retention could not prune the history: %s", e)
-                if self._stop.wait(self.every):
-                    return
-
-        self._thread = threading.Thread(target=run, name="retention", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(
-        self,
-        timeout: float = 5.0,  # seconds to wait for a prune in progress
-    ) -> bool:
-        "Stop pruning; whether the thread has ended (a prune still running after `timeout` keeps it alive)."
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-        return not (self._thread and self._thread.is_alive())
+    def tick(self) -> bool:
+        "Prune, and say so in the log; a history that cannot be pruned now is a warning, not a traceback."
+        try:
+            if deleted := self.prune():
+                logging.getLogger(__name__).info("retention deleted %d old predictions", deleted)
+        except HistoryError as e:
+            logging.getLogger(__name__).warning("retention could not prune the history: %s", e)
+        return False
 
 # %% ../nbs/09_serving.ipynb #d30ea259
 CHECK_TIMEOUT = 3.0  # seconds a readiness check of one outside part may take
