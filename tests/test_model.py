@@ -82,42 +82,6 @@ def test_metrics_hold_what_the_registry_stores(model):
     assert set(m["training_counts"]) == {"chicken", "dog", "elephant", "kangaroo"}
 
 
-def test_issue_examples(model):
-    pts = points_frame(
-        [
-            dict(walks_on_n_legs=3, height=1.0, weight=50.0, has_wings=False, has_tail=True),
-            dict(walks_on_n_legs=4, height=9.0, weight=900.0, has_wings=False, has_tail=True),
-            dict(walks_on_n_legs=4, height=3.0, weight=5000.0, has_wings=True, has_tail=True),
-            dict(walks_on_n_legs=2, height=1.8, weight=60.0, has_wings=False, has_tail=False),
-            dict(walks_on_n_legs=2, height=1.8, weight=60.0, has_wings=False, has_tail=True),
-            dict(walks_on_n_legs=2, height=1.5, weight=60.0, has_wings=False, has_tail=True),
-            dict(walks_on_n_legs=7, height=1.5, weight=3000.0, has_wings=True, has_tail=True),
-        ]
-    )
-    pred = model.predict(pts)
-    assert pred.species.tolist() == ["outlier", "outlier", "outlier", "outlier", "kangaroo", "outlier", "outlier"]
-    assert pred.reasons[0] == ["walks on 3 legs: known animals walk on 2 or 4"]
-    assert pred.reasons[1][0].startswith("height/weight far from every known animal: 9.00 m, 900 kg (dog:")
-    assert pred.reasons[2] == ["has wings and walks on 4 legs: winged animals walk on 2"]
-    assert pred.reasons[3] == ["has no tail: every known animal has one"]
-    assert pred.conformal_set[4] == ["kangaroo"] and pred.conformal_set[0] == []
-    assert model.reasons_for(2, 0.3, 2.0, True, False) == ["has no tail: every known animal has one"]
-    row = pred.iloc[4]
-    assert 0 <= row.confidence_low <= row.confidence_high <= 1
-    assert abs(sum(row.probabilities.values()) - 1) < 1e-9
-    assert row.explanation["group"] == "kangaroo" and {n["label"] for n in row.explanation["nearest"]} == {"kangaroo"}
-    # a kangaroo shorter than the training's (the service draws 1.6 to 2.0 m): outside the kangaroo size range
-    short, monster = pred.iloc[5], pred.iloc[6]
-    assert short.reasons[0].startswith("height/weight far from every known animal: 1.50 m, 60 kg (kangaroo: 1.5")
-    assert (short.explanation["rule"], short.explanation["group"]) == ("size", "kangaroo")
-    assert short.explanation["decided_by"].endswith(": 1.50 m is below it")
-    assert monster.reasons == ["walks on 7 legs: known animals walk on 2 or 4"]
-    assert (monster.explanation["rule"], monster.explanation["group"]) == ("legs", None)
-    for outlier in (short, monster):
-        assert np.isnan(outlier.confidence) and outlier.probabilities == {} and outlier.conformal_set == []
-        assert len(outlier.explanation["nearest"]) == 3
-
-
 def test_predict_one_matches_predict(model, fresh):
     pts, _ = fresh
     sample = pts.iloc[:300]
