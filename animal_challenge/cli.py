@@ -368,7 +368,7 @@ def main(
         settings = get_settings(**{k: v for k, v in vars(args).items() if k in Settings.model_fields})
     except ValidationError as e:
         errors = "; ".join(
-            f"{FLAGS.get((args.command, str(err['loc'][0])), err['loc'][0])}: "
+            "".join(f"{FLAGS.get((args.command, str(f)), f)}: " for f in err["loc"][:1])  # none: a check of several
             + err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
             for err in e.errors()
         )

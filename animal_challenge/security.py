@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['NO_TOKEN', 'ADMIN', 'SECURITY_HEADERS', 'BODY_METHODS', 'CORS_HEADERS', 'ERROR_STATUS', 'EXCEPTION_HANDLERS',
-           'token_matches', 'Caller', 'caller', 'require_admin', 'guard_requests', 'guarded', 'rate_limit', 'too_many',
-           'too_deep', 'Conflict', 'UnsupportedMediaType', 'answer_error', 'name_bad_fields', 'unforeseen']
+           'token_matches', 'Caller', 'caller', 'require_admin', 'address', 'guard_requests', 'guarded', 'rate_limit',
+           'too_many', 'too_deep', 'Conflict', 'UnsupportedMediaType', 'answer_error', 'name_bad_fields', 'unforeseen']
 
 # %% ../nbs/09a_security.ipynb #0e71179c
 import hmac
@@ -136,6 +136,12 @@ def _header(scope: Scope, name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
 
 
+def address(scope: Scope) -> str:
+    "The client's address as the logs name it (the connection's: a proxy's, unless uvicorn trusts its headers)."
+    client = scope.get("client")
+    return client[0] if client else "an unknown address"
+
+
 def _has_body(scope: Scope) -> bool:
     "Whether the request announces a body (a length above 0, or chunks)."
     length = _header(scope, b"content-length")
@@ -160,7 +166,8 @@ def guard_requests(app: ASGIApp) -> ASGIApp:
         method, head = scope["method"], scope["method"] == "HEAD"
         media = _header(scope, b"content-type").split(";")[0].strip().lower()
         if method in BODY_METHODS and (media or _has_body(scope)) and media != "application/json":
-            logging.getLogger(__name__).info("%s %s refused: body of type %r", method, scope["path"], media)
+            log = "%s %s from %s refused: body of type %r"
+            logging.getLogger(__name__).info(log, method, scope["path"], address(scope), media)
             return await _refuse(
                 send, 415, f"the body must be JSON: send Content-Type: application/json, not {media or 'none'!r}"
             )
@@ -201,14 +208,17 @@ def too_many(request: Request, exc: TooManyRequestsException) -> Response:
     "Exception handler: a 429 that says the limit and when to try again."
     limit = (exc.headers or {}).get("RateLimit-Limit", "?")
     reset = (exc.headers or {}).get("RateLimit-Reset", "60")
-    logging.getLogger(__name__).info("%s %s from %s: rate limited", request.method, request.url.path, request.client)
+    logging.getLogger(__name__).info(
+        "%s %s from %s: rate limited", request.method, request.url.path, address(request.scope)
+    )
     detail = f"too many requests from your address: at most {limit} a minute here; try again in {reset} s"
     return create_exception_response(request, TooManyRequestsException(detail=detail, headers=exc.headers))
 
 # %% ../nbs/09a_security.ipynb #734a0919
 def too_deep(request: Request, exc: RecursionError) -> Response:
     "Exception handler: a body nested too deeply to parse is a 400, logged."
-    logging.getLogger(__name__).info("%s %s refused: the body nests too deeply", request.method, request.url.path)
+    log = "%s %s from %s refused: the body nests too deeply"
+    logging.getLogger(__name__).info(log, request.method, request.url.path, address(request.scope))
     detail = "the body is nested too deeply to be read: a request of this API nests at most three levels"
     return create_exception_response(request, ClientException(detail=detail))
 
