@@ -8,6 +8,7 @@ __all__ = ['TRAIN_IF_EMPTY', 'GRACE', 'LOG_FORMAT', 'ServeError', 'app_from_envi
 # %% ../nbs/09d_api_server.ipynb #56df94ec
 import logging
 import os
+import shutil
 import sys
 import tempfile
 
@@ -47,17 +48,22 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     os.environ.update(settings_env(settings) | {TRAIN_IF_EMPTY: "1" if train_if_empty else "0"})
-    if settings.workers > 1:  # the workers count into one folder, which /metrics sums (set before they import)
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="animal-challenge-metrics-"))
+    made = None  # the workers count into one folder, which /metrics sums (named before they import)
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="animal-challenge-metrics-")
     url, workers = f"http://{settings.host}:{settings.api_port}", settings.workers
     processes = f" in {workers} processes" if workers > 1 else ""
     logging.getLogger(__name__).info("serving the API at %s%s (docs at %s/docs; Ctrl-C to stop)", url, processes, url)
-    uvicorn.run(
-        "animal_challenge.api_server:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.api_port,
-        workers=workers,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACE,
-    )
+    try:
+        uvicorn.run(
+            "animal_challenge.api_server:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.api_port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=GRACE,
+        )
+    finally:
+        if made:  # the counts of processes that are gone: no use to the next run
+            shutil.rmtree(made, ignore_errors=True)

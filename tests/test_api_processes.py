@@ -1,5 +1,6 @@
-"""Many API processes, one truth: two `animal-challenge api` processes on one store and one history agree on the
-active version and on every training job, and a job whose process dies is marked failed by the other."""
+"""Many API processes, one truth: two `animal-challenge api` processes (replicas) on one store and one PostgreSQL
+history agree on the active version and on every training job, and a job whose process dies is marked failed by the
+other; one `animal-challenge api --workers 2` on SQLite follows activations in every worker and sums their metrics."""
 
 import os
 import signal
@@ -7,7 +8,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest  # noqa: F401 (fixtures)
+import psutil
+import pytest
+from postgres import create_database, drop_database
+from prometheus_client.parser import text_string_to_metric_families
 from servers import BIN, data_service, free_port, running
 
 from animal_challenge.config import Settings
@@ -29,21 +33,30 @@ def wait(check, seconds: float, what: str):
 
 
 @pytest.fixture(scope="module")
-def two_apis(tmp_path_factory):
-    "Two API processes (A and B) on one model folder and one SQLite history, a data service, a first model."
+def service():
+    with data_service() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def two_apis(tmp_path_factory, service, postgres_url):
+    "Two API processes (A and B) on one model folder and one PostgreSQL history, a data service, a first model."
     tmp: Path = tmp_path_factory.mktemp("processes")
-    with data_service() as service:
-        train_and_store(1, 1000, Settings(data_dir=tmp, data_service_url=service))
-        env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "ANIMAL_CHALLENGE_JOB_LEASE": "3"}
-        urls, procs = [], []
-        for _ in range(2):
-            port = free_port()
-            cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp)]
-            cmd += ["--data-service-url", service]
-            urls.append(f"http://127.0.0.1:{port}")
-            procs.append(running(cmd, urls[-1] + "/health", env, name=f"API {len(urls)}"))
+    train_and_store(1, 1000, Settings(data_dir=tmp, data_service_url=service))
+    db = create_database(postgres_url)
+    env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "ANIMAL_CHALLENGE_JOB_LEASE": "3"}
+    urls, procs = [], []
+    for _ in range(2):
+        port = free_port()
+        cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp), "--db", db]
+        cmd += ["--data-service-url", service]
+        urls.append(f"http://127.0.0.1:{port}")
+        procs.append(running(cmd, urls[-1] + "/health", env, name=f"API {len(urls)}"))
+    try:
         with procs[0] as a, procs[1] as b:
             yield {"urls": urls, "servers": (a, b)}
+    finally:
+        drop_database(postgres_url, db)
 
 
 def active(url: str) -> str:
@@ -86,3 +99,42 @@ def test_a_job_whose_process_dies_is_marked_failed_by_the_other(two_apis):
     survivor = urls[1 - trainer]
     failed = wait(lambda: (j := job(survivor, started["id"]))["state"] == "failed" and j, 30, "the dead job failed")
     assert "stopped renewing the lease" in failed["error"]
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory, service):
+    "`animal-challenge api --workers 2` on SQLite with two stored versions; the metrics folder it made is gone after."
+    tmp: Path = tmp_path_factory.mktemp("workers")
+    for seed in (1, 2):
+        first = train_and_store(seed, 1000, Settings(data_dir=tmp, data_service_url=service), activate=seed == 1)
+    port = free_port()
+    cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp), "--workers", "2"]
+    env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": ""}  # none: the API makes its own
+    with running(cmd + ["--data-service-url", service], f"http://127.0.0.1:{port}/ready", env, name="API") as api:
+        worker = psutil.Process(api.proc.pid).children()[-1]  # uvicorn's workers have the folder in their environment
+        metrics = Path(worker.environ()["PROMETHEUS_MULTIPROC_DIR"])
+        yield {"url": f"http://127.0.0.1:{port}", "metrics": metrics, "other": first.id}
+    assert not metrics.exists()  # the counts of processes that are gone are no use to the next run
+
+
+def fresh_get(url: str) -> httpx.Response:
+    "A GET on a connection of its own: the kernel hands each new connection to either worker."
+    with httpx.Client(timeout=10) as http:
+        return http.get(url)
+
+
+def test_every_worker_follows_an_activation_and_metrics_sum_every_workers_counts(workers):
+    url = workers["url"]
+    for _ in range(40):
+        with httpx.Client(timeout=10) as http:
+            assert http.post(url + "/predict", json=DOG).status_code == 200
+    pids = {f.stem.rsplit("_", 1)[1] for f in workers["metrics"].glob("counter_*.db")}
+    assert len(pids) == 2, pids  # both workers answered some of the 40
+    families = {f.name: f for f in text_string_to_metric_families(fresh_get(url + "/metrics").text)}
+    predicted = sum(s.value for s in families["animal_challenge_predictions"].samples if s.name.endswith("_total"))
+    assert predicted == 40  # one worker's /metrics counts the other's predictions too
+    assert httpx.post(f"{url}/models/{workers['other']}/activate", headers=AUTH, timeout=10).status_code == 200
+    activated = time.monotonic()
+    wait(lambda: time.monotonic() - activated > patience(2), 3, "two seconds passed")
+    served = [fresh_get(url + "/models/active").json()["id"] for _ in range(20)]
+    assert set(served) == {workers["other"]}, served  # every worker, two seconds after
