@@ -2,8 +2,10 @@
 history agree on the active version and on every training job, and a job whose process dies is marked failed by the
 other; one `animal-challenge api --workers 2` on SQLite follows activations in every worker and sums their metrics."""
 
+import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -138,3 +140,31 @@ def test_every_worker_follows_an_activation_and_metrics_sum_every_workers_counts
     wait(lambda: time.monotonic() - activated > patience(2), 3, "two seconds passed")
     served = [fresh_get(url + "/models/active").json()["id"] for _ in range(20)]
     assert set(served) == {workers["other"]}, served  # every worker, two seconds after
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path, service):
+    "A batch whose body is still arriving when SIGTERM comes is answered in full; then the process exits, cleanly."
+    train_and_store(1, 1000, Settings(data_dir=tmp_path, data_service_url=service))
+    port = free_port()
+    cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp_path)]
+    with running(cmd, f"http://127.0.0.1:{port}/ready", name="API") as api:
+        body = json.dumps({"points": [DOG] * 100}).encode()
+        head = "POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=patience(30)) as conn:
+            conn.sendall(head.encode())
+            said = b""
+            while (
+                b"\r\n\r\n" not in said
+            ):  # "100 Continue": the app has begun to read the body, the request is in flight
+                said += conn.recv(1024)
+            assert said.startswith(b"HTTP/1.1 100 Continue"), said
+            api.terminate()  # SIGTERM
+            conn.sendall(body)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        status, _, rest = answer.partition(b"\r\n")
+        assert status == b"HTTP/1.1 200 OK", answer[:300]
+        assert len(json.loads(rest.split(b"\r\n\r\n", 1)[1])["predictions"]) == 100
+        assert api.proc.wait(patience(10)) in (0, -signal.SIGTERM)  # uvicorn ends by the signal it handled
