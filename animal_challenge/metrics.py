@@ -31,8 +31,8 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     f"{PREFIX}_request_seconds",
-    "Seconds from a request to its answer's last byte.",
-    ["route"],
+    "Seconds from a request to its answer's last byte, by route template and status.",
+    ["route", "status"],
     buckets=SECONDS,
     registry=METRICS,
 )
@@ -117,7 +117,7 @@ def measure_requests(app: Callable) -> Callable:
             route = scope.get("path_template") or "unmatched"
             method = scope["method"] if scope["method"] in METHODS else "other"  # a made-up method makes no series
             series(REQUESTS, route, method, str(status[0])).inc()
-            series(LATENCY, route).observe(time.perf_counter() - start)
+            series(LATENCY, route, str(status[0])).observe(time.perf_counter() - start)
 
     return measured
 
