@@ -493,3 +493,41 @@ def test_a_background_thread_keeps_the_wal_small(tmp_path):
                 time.sleep(0.08)
             wal_bytes[every] = Path(f"{path}-wal").stat().st_size
     assert wal_bytes[0.05] < wal_bytes[3600.0] / 4
+
+
+def test_a_postgres_history_made_before_client_ids_and_explanations_gains_them_and_keeps_its_rows(postgres_url):
+    "An older database (no `client_id`, no `explanation`): opening it adds the columns; its rows stay, the admin's."
+    import psycopg
+
+    url = create_database(postgres_url)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE predictions (id BIGSERIAL PRIMARY KEY, created_at TEXT NOT NULL,"
+                " model_version TEXT NOT NULL, walks_on_n_legs BIGINT NOT NULL, height DOUBLE PRECISION NOT NULL,"
+                " weight DOUBLE PRECISION NOT NULL,"
+                " has_wings BOOLEAN NOT NULL, has_tail BOOLEAN NOT NULL, species TEXT NOT NULL, reasons TEXT NOT NULL,"
+                " probabilities TEXT NOT NULL, confidence DOUBLE PRECISION, confidence_low DOUBLE PRECISION,"
+                " confidence_high DOUBLE PRECISION, conformal_set TEXT NOT NULL)"
+            )
+            conn.execute(
+                "INSERT INTO predictions (created_at, model_version, walks_on_n_legs, height, weight, has_wings,"
+                " has_tail, species, reasons, probabilities, confidence, confidence_low, confidence_high,"
+                " conformal_set)"
+                " VALUES ('2026-11-01T10:00:00.000+00:00', 'v0', 4, 0.6, 20, false, true, 'dog', '[]',"
+                " '{\"dog\": 0.9}', 0.9, 0.85, 0.95, '[\"dog\"]')"
+            )
+        with open_history(url) as log:
+            (old,) = log.recent(everyone=True)
+            assert (old["species"], old["client_id"], old["explanation"], old["model_version"]) == (
+                "dog",
+                None,
+                None,
+                "v0",
+            )
+            assert log.recent(client_id="a" * 16) == []  # it belongs to no client: only the admin sees it
+            (new,) = log.record([CHICKEN], columns(answer("chicken")), "v1", client_id="a" * 16)
+            assert [r["id"] for r in log.recent(client_id="a" * 16)] == [new]
+            assert log.get(new)["explanation"]["group"] == "chicken"
+    finally:
+        drop_database(postgres_url, url)
