@@ -13,7 +13,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,11 +69,11 @@ def trained(tmp_path_factory, service) -> Path:
 
 
 def quick_trainer(seed, n, settings, store, extra_points=None, activate=True, progress=None):
-    "`train_and_store`'s signature: stores the active model again as a new version, so a job takes milliseconds."
+    "`train_and_store`'s signature: stores the active model and its sample again as a new version, in milliseconds."
     model, version = store.load()
     progress("fitting the model", 0.5)
     provenance = {**version.provenance.model_dump(), "seed": seed, "n": n}
-    new = store.save(model, {"metrics": version.metrics, "provenance": provenance})
+    new = store.save(model, {"metrics": version.metrics, "provenance": provenance}, store.sample(version.id))
     return store.activate(new.id) if activate else new
 
 
@@ -84,18 +87,21 @@ def api(tmp_path, trained, service) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def dash(api) -> Dashboard:
-    return Dashboard(ApiClient(str(api.base_url), http=api), page_size=2).wait_for_sample(timeout=60)
+def dash(api) -> Iterator[Dashboard]:
+    "A page over the real API, closed at the end (its thread that follows the API's active version stops)."
+    with closing(Dashboard(ApiClient(str(api.base_url), http=api), page_size=2)) as page:
+        yield page.wait_for_sample(timeout=60)
 
 
 def fill(dash: Dashboard, point: dict) -> None:
-    dash.legs.value, dash.height.value, dash.weight.value = point["walks_on_n_legs"], point["height"], point["weight"]
-    dash.wings.value, dash.tail.value = point["has_wings"], point["has_tail"]
+    form = dash.predict
+    form.legs.value, form.height.value, form.weight.value = point["walks_on_n_legs"], point["height"], point["weight"]
+    form.wings.value, form.tail.value = point["has_wings"], point["has_tail"]
 
 
 def predict(dash: Dashboard, point: dict) -> None:
     fill(dash, point)
-    dash.on_predict()
+    dash.predict.on_predict()
 
 
 # --- Predict
@@ -103,37 +109,37 @@ def predict(dash: Dashboard, point: dict) -> None:
 
 def test_predict_shows_the_verdict_and_stores_the_point(dash, api):
     predict(dash, ELEPHANT)
-    assert "<h3 class='ac-species'>Elephant</h3>" in dash.result.value
-    assert dash.result.value.count("class='ac-prob'") == 4
-    assert "Cannot be ruled out at 95 %: elephant." in dash.result.value
-    assert "Decided by: inside the elephant size range" in dash.result.value
-    assert dash.result.value.count("<td>elephant</td>") == 3  # the nearest training points, with their labels
-    assert dash.predict_message.value == ""
+    assert "<h3 class='ac-species'>Elephant</h3>" in dash.predict.result.value
+    assert dash.predict.result.value.count("class='ac-prob'") == 4
+    assert "Cannot be ruled out at 95 %: elephant." in dash.predict.result.value
+    assert "Decided by: inside the elephant size range" in dash.predict.result.value
+    assert dash.predict.result.value.count("<td>elephant</td>") == 3  # the nearest training points, with their labels
+    assert dash.predict.message.value == ""
     mine = api.get("/predictions", headers={"X-Client-Id": dash.api.client_id}).json()
     assert mine[0]["point"] == ELEPHANT and mine[0]["client_id"] == dash.api.client_id
 
 
 def test_the_plot_places_the_point_among_the_training_data(dash, api):
     version = api.get("/models").json()[0]
-    assert dash.sample_version == version["id"]
-    assert len(dash.sample) == 1000  # all of this small model's points: SAMPLE_SIZE is larger
+    assert dash.predict.sample_version == version["id"]
+    assert len(dash.predict.sample) == 1000  # all of this small model's points: SAMPLE_SIZE is larger
     stored = LocalModelStore(Path(api.app.state.settings.store_location), TRUSTED_TYPES).sample(version["id"])
-    assert dash.sample.equals(stored)  # the points and labels stored with the version, not drawn again
-    assert set(dash.sample.label) <= set(LABELS)
-    assert dash.plot_note.value == (
+    assert dash.predict.sample.equals(stored)  # the points and labels stored with the version, not drawn again
+    assert set(dash.predict.sample.label) <= set(LABELS)
+    assert dash.predict.plot_note.value == (
         f"Training data of model {version['id']}: 1000 of its 1000 points (seed 1), coloured by the labels its "
         "training gave them."
     )
     predict(dash, ELEPHANT)
-    assert dash.last == (ELEPHANT, "elephant")
-    assert dash.plot.value[:4] == b"\x89PNG"
+    assert dash.predict.last == (ELEPHANT, "elephant")
+    assert dash.predict.plot.value[:4] == b"\x89PNG"
 
 
 def test_a_noise_point_is_not_one_of_the_known_animals_with_reasons(dash):
     predict(dash, NOISE)
-    assert "Not one of the known animals" in dash.result.value
-    assert "walks on 3 legs" in dash.result.value
-    assert "%" not in dash.result.value  # no species probability for what is none of the species
+    assert "Not one of the known animals" in dash.predict.result.value
+    assert "walks on 3 legs" in dash.predict.result.value
+    assert "%" not in dash.predict.result.value  # no species probability for what is none of the species
 
 
 def test_rejections_say_why_and_give_no_probability_in_the_api_and_the_page(dash, api):
@@ -152,50 +158,53 @@ def test_rejections_say_why_and_give_no_probability_in_the_api_and_the_page(dash
         assert answer["probabilities"] == {} and answer["conformal_set"] == []
         assert len(answer["explanation"]["nearest"]) == 3
     predict(dash, SHORT_KANGAROO)
-    page = dash.result.value
+    page = dash.predict.result.value
     assert "Not one of the known animals" in page and "<li>height/weight far from every known animal: 1.50 m" in page
     assert "Decided by: outside the kangaroo size range (1.5" in page and "1.50 m is below it." in page
     assert page.count("<td>kangaroo</td>") == 3 and "%" not in page and "ac-prob" not in page
     predict(dash, MONSTER)
-    page = dash.result.value
+    page = dash.predict.result.value
     assert "<li>walks on 7 legs: known animals walk on 2 or 4</li>" in page
     assert "Decided by: the legs rule (walks on 7 legs" in page and "%" not in page
 
 
 def test_values_the_api_refuses_name_the_field(dash):
     fill(dash, ELEPHANT)
-    dash.height.min = 0.0  # widgets bound what a user can type; a refusal must still be readable
-    dash.height.value = 0.0
-    dash.on_predict()
+    dash.predict.height.min = 0.0  # widgets bound what a user can type; a refusal must still be readable
+    dash.predict.height.value = 0.0
+    dash.predict.on_predict()
     assert "The API cannot predict with these values: height: Input should be greater than 0." in (
-        dash.predict_message.value
+        dash.predict.message.value
     )
 
 
 def test_a_missing_model_is_said_in_words(tmp_path, service):
     settings = Settings(data_dir=tmp_path, data_service_url=service)
-    with TestClient(create_app(settings, store=LocalModelStore(tmp_path / "empty"))) as client:
-        dash = Dashboard(ApiClient(str(client.base_url), http=client)).wait_for_sample(timeout=60)
-        assert dash.plot_note.value == "No model version is active yet, so there is no training data to show."
-        dash.on_predict()
-        assert "The API cannot predict right now: " in dash.predict_message.value
-        assert "holds no model yet" in dash.predict_message.value
+    with (
+        TestClient(create_app(settings, store=LocalModelStore(tmp_path / "empty"))) as client,
+        closing(Dashboard(ApiClient(str(client.base_url), http=client))) as dash,
+    ):
+        dash.wait_for_sample(timeout=60)
+        assert dash.predict.plot_note.value == "No model version is active yet, so there is no training data to show."
+        dash.predict.on_predict()
+        assert "The API cannot predict right now: " in dash.predict.message.value
+        assert "holds no model yet" in dash.predict.message.value
 
 
 def test_api_down_keeps_the_inputs_and_recovers(dash, api):
-    working = dash.api
+    working = dash.predict.api
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    dash.api = ApiClient(url, timeout=2)
+    dash.predict.api = ApiClient(url, timeout=2)
     fill(dash, ELEPHANT)
-    dash.on_predict()
+    dash.predict.on_predict()
     assert f"The API at {url} does not answer. Start it with <code>animal-challenge api</code>" in (
-        dash.predict_message.value
+        dash.predict.message.value
     )
-    assert dash.point() == ELEPHANT
-    dash.api = working  # the API is back
-    dash.on_predict()
-    assert dash.predict_message.value == ""
-    assert "Elephant" in dash.result.value
+    assert dash.predict.point() == ELEPHANT
+    dash.predict.api = working  # the API is back
+    dash.predict.on_predict()
+    assert dash.predict.message.value == ""
+    assert "Elephant" in dash.predict.result.value
 
 
 def test_an_unexpected_failure_is_a_sentence_not_a_traceback():
@@ -203,9 +212,9 @@ def test_an_unexpected_failure_is_a_sentence_not_a_traceback():
         raise RuntimeError("boom")
 
     http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(explode))
-    dash = Dashboard(ApiClient("http://api.test", http=http), load_samples=False)
-    dash.on_predict()
-    assert dash.predict_message.value == (
+    with closing(Dashboard(ApiClient("http://api.test", http=http), load_samples=False)) as dash:
+        dash.predict.on_predict()
+    assert dash.predict.message.value == (
         "<div class='ac-notice ac-error'>Something unexpected went wrong (RuntimeError: boom). "
         "Try again; if it keeps happening, the dashboard&#x27;s log has the details.</div>"
     )
@@ -215,10 +224,10 @@ def test_an_answer_that_is_not_json_means_a_wrong_address():
     http = httpx.Client(
         base_url="http://web.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>"))
     )
-    dash = Dashboard(ApiClient("http://web.test", http=http), load_samples=False)
-    dash.on_predict()
+    with closing(Dashboard(ApiClient("http://web.test", http=http), load_samples=False)) as dash:
+        dash.predict.on_predict()
     assert "http://web.test answered /predict with something that is not the API&#x27;s answer" in (
-        dash.predict_message.value
+        dash.predict.message.value
     )
 
 
@@ -227,100 +236,140 @@ def test_an_answer_that_is_not_json_means_a_wrong_address():
 
 def ids(dash: Dashboard) -> list[int]:
     "The prediction ids on the History page, as offered for correction (one per row, in table order)."
-    return [value for _, value in dash.feedback_id.options]
+    return [value for _, value in dash.history.feedback_id.options]
 
 
 def test_history_pages_newest_first_and_filters(dash):
     for point in (ELEPHANT, CHICKEN, NOISE):
         predict(dash, point)
-    dash.refresh_history()
+    dash.history.refresh()
     assert ids(dash) == [3, 2]
-    assert dash.history.value.count("<tr") == 3  # header and two rows
-    assert (dash.prev_button.disabled, dash.next_button.disabled) == (True, False)
-    assert dash.page_label.value == "predictions 1 to 2"
-    dash.turn_page(+1)
+    assert dash.history.table.value.count("<tr") == 3  # header and two rows
+    assert (dash.history.prev_button.disabled, dash.history.next_button.disabled) == (True, False)
+    assert dash.history.page_label.value == "predictions 1 to 2"
+    dash.history.turn_page(+1)
     assert ids(dash) == [1]
-    assert (dash.prev_button.disabled, dash.next_button.disabled) == (False, True)
-    dash.species_filter.value = "chicken"  # filtering starts again from the newest
-    assert (dash.offset, ids(dash)) == (0, [2])
+    assert (dash.history.prev_button.disabled, dash.history.next_button.disabled) == (False, True)
+    dash.history.species_filter.value = "chicken"  # filtering starts again from the newest
+    assert (dash.history.offset, ids(dash)) == (0, [2])
 
 
 def test_an_empty_history_says_so(dash):
-    dash.refresh_history()
-    assert dash.history.value == "<p class='ac-history-table ac-empty'>No predictions here yet.</p>"
-    assert dash.feedback_id.options == ()
+    dash.history.refresh()
+    assert dash.history.table.value == "<p class='ac-history-table ac-empty'>No predictions here yet.</p>"
+    assert dash.history.feedback_id.options == ()
 
 
 def test_a_correction_is_stored_and_shown(dash, api):
     predict(dash, NOISE)
-    dash.refresh_history()
-    dash.feedback_id.value, dash.feedback_species.value = 1, "chicken"
-    dash.on_feedback()
-    assert "Your correction of prediction #1 (chicken) is recorded as a proposal" in dash.history_message.value
-    assert "<td>chicken (proposed)</td>" in dash.history.value
+    dash.history.refresh()
+    dash.history.feedback_id.value, dash.history.feedback_species.value = 1, "chicken"
+    dash.history.on_feedback()
+    assert "Your correction of prediction #1 (chicken) is recorded as a proposal" in dash.history.message.value
+    assert "<td>chicken (proposed)</td>" in dash.history.table.value
     assert api.get("/predictions", headers=ADMIN).json()[0]["feedback"]["species"] == "chicken"
 
 
 def test_a_correction_without_a_choice_says_what_to_do(dash):
-    dash.on_feedback()
-    assert "Choose a prediction to correct first" in dash.history_message.value
+    dash.history.on_feedback()
+    assert "Choose a prediction to correct first" in dash.history.message.value
 
 
 # --- Models
 
 
 def test_training_needs_the_token_then_follows_the_job_to_the_new_active_version(dash, api):
-    dash.refresh_models()
+    dash.models.refresh()
     first = api.get("/models").json()[0]["id"]
-    dash.seed.value, dash.size.value = 7, 1000
-    dash.on_train()
-    assert "To train a model, the API needs its admin token: type it in the Token field" in dash.models_message.value
+    dash.models.seed.value, dash.models.size.value = 7, 1000
+    dash.models.on_train()
+    assert "To train a model, the API needs its admin token: type it in the Token field" in dash.models.message.value
     dash.token.value = TOKEN
-    dash.on_train()
-    dash.job_thread.join(timeout=20)
-    assert "is trained and active: it answers predictions now." in dash.job_status.value
-    assert (dash.job_progress.value, dash.train_button.disabled) == (1.0, False)
+    dash.models.on_train()
+    dash.models.job_thread.join(timeout=20)
+    assert "is trained and active: it answers predictions now." in dash.models.job_status.value
+    assert (dash.models.job_progress.value, dash.models.train_button.disabled) == (1.0, False)
     versions = api.get("/models").json()
     new = next(v for v in versions if v["active"])
     assert new["id"] != first and (new["provenance"]["seed"], new["provenance"]["n"]) == (7, 1000)
-    assert dash.version_choice.options[0] == (f"{new['id']} (active)", new["id"])
-    assert dash.models.value.count("✔") == 1
+    assert dash.models.version_choice.options[0] == (f"{new['id']} (active)", new["id"])
+    assert dash.models.table.value.count("✔") == 1
 
 
 def test_a_wrong_token_is_refused_in_words(dash):
     dash.token.value = "not-the-token"
-    dash.on_train()
-    assert "The token is wrong: the API refused to train a model." in dash.models_message.value
+    dash.models.on_train()
+    assert "The token is wrong: the API refused to train a model." in dash.models.message.value
 
 
 def test_activating_another_version(dash, api):
     dash.token.value = TOKEN
-    dash.on_train()
-    dash.job_thread.join(timeout=20)
+    dash.models.on_train()
+    dash.models.job_thread.join(timeout=20)
     old = next(v["id"] for v in api.get("/models").json() if not v["active"])
-    dash.version_choice.value = old
-    dash.on_activate()
-    assert f"Version {old} answers predictions now." in dash.models_message.value
+    dash.models.version_choice.value = old
+    dash.models.on_activate()
+    assert f"Version {old} answers predictions now." in dash.models.message.value
     assert api.get("/ready").json()["model_version"] == old
+
+
+def test_a_page_follows_a_version_activated_elsewhere(dash, api):
+    "A page may wait in Voila's pool while the admin activates another version: its plot then shows that version's."
+    first = dash.predict.sample_version
+    dash.token.value, dash.models.activate_new.value = TOKEN, False
+    dash.models.on_train()
+    dash.models.job_thread.join(timeout=20)
+    new = next(v["id"] for v in api.get("/models").json() if not v["active"])
+    assert api.post(f"/models/{new}/activate", headers=ADMIN).status_code == 200  # not through this page
+    assert dash.predict.sample_version == first
+    follower = threading.Thread(target=dash.predict._follow_active, args=(0.05,))  # sooner than every FOLLOW_EVERY s
+    follower.start()
+    deadline = time.monotonic() + 60
+    while dash.predict.sample_version != new and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dash.wait_for_sample(timeout=60).close()
+    follower.join(timeout=10)
+    assert (dash.predict.sample_version, follower.is_alive()) == (new, False)  # followed, then stopped by close
+    assert dash.predict.plot_note.value.startswith(f"Training data of model {new}: ")
 
 
 def test_a_token_in_the_dashboards_settings_is_never_used(api, monkeypatch):
     "Any visitor can drive a page's kernel: a page built from settings that hold the admin token must not hold it."
     monkeypatch.setattr(httpx, "Client", lambda **kwargs: api)
-    dash = Dashboard.from_settings(Settings(api_url=str(api.base_url), api_token=TOKEN))
-    assert dash.api.token is None
-    dash.on_train()
-    assert "needs its admin token" in dash.models_message.value
+    with closing(Dashboard.from_settings(Settings(api_url=str(api.base_url), api_token=TOKEN))) as dash:
+        assert dash.api.token is None
+        dash.models.on_train()
+        assert "needs its admin token" in dash.models.message.value
 
 
 def test_the_plot_needs_no_data_service(tmp_path, trained):
     "The API's data service is down: the training data comes from the store, through the API, all the same."
     shutil.copytree(trained, tmp_path / "models")
     settings = Settings(data_dir=tmp_path, data_service_url=f"http://127.0.0.1:{free_port()}")
-    with TestClient(create_app(settings)) as client:
-        dash = Dashboard(ApiClient(str(client.base_url), http=client)).wait_for_sample(timeout=60)
-        assert dash.plot_note.value.startswith("Training data of model "), dash.plot_note.value
-        assert len(dash.sample) == 1000
+    with (
+        TestClient(create_app(settings)) as client,
+        closing(Dashboard(ApiClient(str(client.base_url), http=client))) as dash,
+    ):
+        dash.wait_for_sample(timeout=60)
+        assert dash.predict.plot_note.value.startswith("Training data of model "), dash.predict.plot_note.value
+        assert len(dash.predict.sample) == 1000
+
+
+def test_a_version_stored_without_training_data_leaves_a_plot_that_says_so(api):
+    "A version saved before versions kept their sample: the plot has no background, and the page says why."
+    store = LocalModelStore(Path(api.app.state.settings.store_location), TRUSTED_TYPES)
+    model, version = store.load()
+    bare = store.save(model, {"metrics": version.metrics, "provenance": version.provenance.model_dump()})
+    assert api.post(f"/models/{bare.id}/activate", headers=ADMIN).status_code == 200
+    with closing(Dashboard(ApiClient(str(api.base_url), http=api))) as dash:
+        note = dash.wait_for_sample(timeout=60).predict.plot_note.value
+        assert note == (
+            f"The training data cannot be shown: The API cannot show the training data: version {bare.id} was saved "
+            "without a training sample; train a new version."
+        )
+        assert dash.predict.sample_version is None
+        predict(dash, ELEPHANT)  # the page works all the same
+        assert "Elephant" in dash.predict.result.value and dash.predict.plot.value[:4] == b"\x89PNG"
 
 
 # --- serving
@@ -339,8 +388,8 @@ def test_the_shipped_notebook_ends_with_the_training_data_in_the_page(api, monke
     *body, last = ast.parse("".join(code)).body
     namespace = {}
     exec(compile(ast.Module(body, []), "dashboard.ipynb", "exec"), namespace)
-    page = eval(compile(ast.Expression(last.value), "dashboard.ipynb", "eval"), namespace)
-    assert page.plot_note.value.startswith("Training data of model "), page.plot_note.value
+    with closing(eval(compile(ast.Expression(last.value), "dashboard.ipynb", "eval"), namespace)) as page:
+        assert page.predict.plot_note.value.startswith("Training data of model "), page.predict.plot_note.value
 
 
 def test_voila_command_serves_the_shipped_notebook_with_pool_and_culling():
@@ -413,7 +462,8 @@ def test_the_kernels_learn_the_api_url_and_never_the_token():
     }
 
 
-CLIENT_SIDE = {"schema", "config", "drift", "artifacts", "contract", "client", "views", "dashboard"}  # all a page loads
+CLIENT_SIDE = {"schema", "config", "drift", "artifacts", "contract", "client", "views"}  # all a page loads,
+CLIENT_SIDE |= {"predict_tab", "history_tab", "model_tabs", "dashboard"}  # with the page's own chapters
 
 
 def test_a_page_kernel_loads_the_client_side_only():
@@ -435,50 +485,53 @@ def test_a_page_kernel_loads_the_client_side_only():
 
 
 def test_two_pages_each_see_their_own_predictions_and_the_admin_sees_all(api):
-    one, two = (Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False) for _ in range(2))
-    predict(one, ELEPHANT)
-    predict(two, CHICKEN)
-    for page in (one, two):
-        page.refresh_history()
-    assert [label for label, _ in one.feedback_id.options] == ["#1 (elephant)"]
-    assert [label for label, _ in two.feedback_id.options] == ["#2 (chicken)"]
-    one.everyone.value = True  # without the token: says what it needs
-    assert "type the admin token" in one.history_message.value
-    one.token.value = TOKEN
-    one.refresh_history()
-    assert [value for _, value in one.feedback_id.options] == [2, 1]
+    with (
+        closing(Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False)) as one,
+        closing(Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False)) as two,
+    ):
+        predict(one, ELEPHANT)
+        predict(two, CHICKEN)
+        for page in (one, two):
+            page.history.refresh()
+        assert [label for label, _ in one.history.feedback_id.options] == ["#1 (elephant)"]
+        assert [label for label, _ in two.history.feedback_id.options] == ["#2 (chicken)"]
+        one.history.everyone.value = True  # without the token: says what it needs
+        assert "type the admin token" in one.history.message.value
+        one.token.value = TOKEN
+        one.history.refresh()
+        assert [value for _, value in one.history.feedback_id.options] == [2, 1]
 
 
 def test_a_correction_enters_training_only_once_the_admin_accepts_it(api):
-    dash = Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False)
-    predict(dash, NOISE)
-    dash.refresh_history()
-    dash.feedback_id.value, dash.feedback_species.value = 1, "chicken"
-    dash.on_feedback()
-    dash.show_proposals()  # no token: refused in words
-    assert "needs its admin token" in dash.history_message.value
-    dash.token.value = TOKEN
-    dash.show_proposals()
-    assert dash.review_id.options == (("#1: outlier → chicken", 1),)
-    dash.on_review(True)
-    assert "The correction of prediction #1 is accepted" in dash.history_message.value
-    assert api.get("/feedback", params={"status": "accepted"}, headers=ADMIN).json()[0]["id"] == 1
-    dash.show_proposals()
-    assert "No correction waits for review." in dash.proposals.value
+    with closing(Dashboard(ApiClient(str(api.base_url), http=api), load_samples=False)) as dash:
+        predict(dash, NOISE)
+        dash.history.refresh()
+        dash.history.feedback_id.value, dash.history.feedback_species.value = 1, "chicken"
+        dash.history.on_feedback()
+        dash.history.show_proposals()  # no token: refused in words
+        assert "needs its admin token" in dash.history.message.value
+        dash.token.value = TOKEN
+        dash.history.show_proposals()
+        assert dash.history.review_id.options == (("#1: outlier → chicken", 1),)
+        dash.history.on_review(True)
+        assert "The correction of prediction #1 is accepted" in dash.history.message.value
+        assert api.get("/feedback", params={"status": "accepted"}, headers=ADMIN).json()[0]["id"] == 1
+        dash.history.show_proposals()
+        assert "No correction waits for review." in dash.history.proposals.value
 
 
 def test_training_with_corrections_and_without_activation_then_compare(dash, api):
     first = api.get("/models/active").json()["id"]
-    dash.token.value, dash.include_feedback.value, dash.activate_new.value = TOKEN, True, False
-    dash.on_train()
-    dash.job_thread.join(timeout=60)
-    assert "is trained, not activated (it was not asked to be activated)" in dash.job_status.value
+    dash.token.value, dash.models.include_feedback.value, dash.models.activate_new.value = TOKEN, True, False
+    dash.models.on_train()
+    dash.models.job_thread.join(timeout=60)
+    assert "is trained, not activated (it was not asked to be activated)" in dash.models.job_status.value
     assert api.get("/models/active").json()["id"] == first  # still serving the first
     new = next(v["id"] for v in api.get("/models").json() if not v["active"])
-    dash.refresh_models()
-    dash.version_choice.value = new
-    dash.on_compare()
-    assert f"{new}</th>" in dash.comparison.value and f"{first} (active)</th>" in dash.comparison.value
+    dash.models.refresh()
+    dash.models.version_choice.value = new
+    dash.models.on_compare()
+    assert f"{new}</th>" in dash.models.comparison.value and f"{first} (active)</th>" in dash.models.comparison.value
 
 
 # --- CSV in and out, the history over time, the Monitoring tab (issue 13)
@@ -498,16 +551,16 @@ def saved(link_html: str) -> str:
 
 
 def test_a_csv_file_is_classified_with_one_batch_call_and_downloaded(dash, api):
-    dash.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
-    assert dash.batch_message.value == ""
+    dash.predict.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
+    assert dash.predict.batch_message.value == ""
     mine = api.get("/predictions", headers={"X-Client-Id": dash.api.client_id}).json()[::-1]  # oldest first
     assert [r["point"] for r in mine] == [ELEPHANT, CHICKEN, NOISE]  # stored under this page's client id
     species = [r["species"] for r in mine]
     assert species == ["elephant", "chicken", "outlier"]
     assert f"zoo.csv: 3 points classified by model {mine[0]['model_version']}: 1 elephant, 1 chicken, 1 outlier." in (
-        dash.batch_result.value
+        dash.predict.batch_result.value
     )
-    rows = list(csv.DictReader(io.StringIO(saved(dash.batch_result.value))))
+    rows = list(csv.DictReader(io.StringIO(saved(dash.predict.batch_result.value))))
     assert [r["species"] for r in rows] == species
     assert [int(r["prediction_id"]) for r in rows] == [r["id"] for r in mine]
 
@@ -515,46 +568,52 @@ def test_a_csv_file_is_classified_with_one_batch_call_and_downloaded(dash, api):
 def test_a_batch_beyond_the_apis_limit_is_refused_in_words(tmp_path, trained, service):
     shutil.copytree(trained, tmp_path / "models")
     settings = Settings(data_dir=tmp_path, data_service_url=service, max_batch=2)
-    with TestClient(create_app(settings)) as client:
-        dash = Dashboard(ApiClient(str(client.base_url), http=client), load_samples=False)
-        dash.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
-        assert "a batch holds at most 2 points, this one has 3: split it" in dash.batch_message.value
-        assert dash.batch_result.value == ""
+    with (
+        TestClient(create_app(settings)) as client,
+        closing(Dashboard(ApiClient(str(client.base_url), http=client), load_samples=False)) as dash,
+    ):
+        dash.predict.classify_csv(as_csv([ELEPHANT, CHICKEN, NOISE]), "zoo.csv")
+        assert "a batch holds at most 2 points, this one has 3: split it" in dash.predict.batch_message.value
+        assert dash.predict.batch_result.value == ""
 
 
 def test_the_history_downloads_as_the_apis_csv_and_plots_counts_per_species(dash, api):
     for point in (ELEPHANT, CHICKEN, NOISE):
         predict(dash, point)
-    dash.refresh_history()
-    assert dash.history_plot.layout.display is None and dash.history_plot.value[:4] == b"\x89PNG"
-    assert dash.history_plot_caption.value.startswith("3 of your predictions per hour (UTC), by label")
-    dash.on_export()
+    dash.history.refresh()
+    assert dash.history.plot.layout.display is None and dash.history.plot.value[:4] == b"\x89PNG"
+    assert dash.history.plot_caption.value.startswith("3 of your predictions per hour (UTC), by label")
+    dash.history.on_export()
     expected = api.get("/predictions/export", headers={"X-Client-Id": dash.api.client_id}).text
-    assert saved(dash.history_download.value) == expected
-    assert "(3 predictions)" in dash.history_download.value
+    assert saved(dash.history.download.value) == expected
+    assert "(3 predictions)" in dash.history.download.value
 
 
 def test_monitoring_says_no_drift_then_drift_with_what_moved(dash, api):
-    dash.refresh_monitoring()
-    assert "No predictions yet: nothing to judge" in dash.drift_verdict.value
+    dash.monitoring.refresh()
+    assert "No predictions yet: nothing to judge" in dash.monitoring.drift_verdict.value
     assert api.post("/predict/batch", json={"points": generate(seed=5, n=600)}).status_code == 200
-    dash.refresh_monitoring()
-    assert dash.monitor_message.value == ""
-    assert "No drift: the last 500 predictions look like the training data" in dash.drift_verdict.value
-    assert dash.drift_table.value.count("<tr") == 8  # the header and seven checks
-    assert dash.drift_plot.value[:4] == b"\x89PNG"
-    assert dash.timeline_caption.value.startswith("No predictions to show over time yet (this browser")  # not its own
+    dash.monitoring.refresh()
+    assert dash.monitoring.message.value == ""
+    assert "No drift: the last 500 predictions look like the training data" in dash.monitoring.drift_verdict.value
+    assert dash.monitoring.drift_table.value.count("<tr") == 8  # the header and seven checks
+    assert dash.monitoring.drift_plot.value[:4] == b"\x89PNG"
+    assert dash.monitoring.timeline_caption.value.startswith(
+        "No predictions to show over time yet (this browser"
+    )  # not its own
     dash.token.value = TOKEN  # the admin sees everyone's over time
-    dash.refresh_monitoring()
-    assert bytes(dash.timeline.value[:4]) == b"\x89PNG" and dash.timeline.layout.display is None
-    assert dash.timeline_caption.value.startswith("Per hour, everyone&#x27;s predictions (the admin&#x27;s view)")
+    dash.monitoring.refresh()
+    assert bytes(dash.monitoring.timeline.value[:4]) == b"\x89PNG" and dash.monitoring.timeline.layout.display is None
+    assert dash.monitoring.timeline_caption.value.startswith(
+        "Per hour, everyone&#x27;s predictions (the admin&#x27;s view)"
+    )
     wider = replace(DEFAULT_SPEC, noise_share=0.2)
     assert api.post("/predict/batch", json={"points": generate(seed=6, n=600, spec=wider)}).status_code == 200
-    dash.refresh_monitoring()
+    dash.monitoring.refresh()
     report = api.get("/monitoring/drift").json()
     assert report["drift"] and "Drift: the last 500 predictions do not look like the training data" in (
-        dash.drift_verdict.value
+        dash.monitoring.drift_verdict.value
     )
     for reason in report["reasons"]:
-        assert html.escape(reason) in dash.drift_verdict.value  # the API's own words
-    assert "Train a new version (admin)" in dash.drift_verdict.value
+        assert html.escape(reason) in dash.monitoring.drift_verdict.value  # the API's own words
+    assert "Train a new version (admin)" in dash.monitoring.drift_verdict.value
