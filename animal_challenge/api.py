@@ -68,7 +68,7 @@ from animal_challenge.contract import (
     species_counts,
     stored_prediction,
 )
-from .drift import DriftReport, DriftThresholds, drift_report
+from .drift import DriftReport, DriftThresholds, drift_report, redacted
 from animal_challenge.history import (
     PredictionLog,
 )
@@ -539,6 +539,7 @@ class MonitoringController(Controller):
         samples: NamedDependency[TrainingSamples],
         settings: NamedDependency[Settings],
         thresholds: NamedDependency[DriftThresholds],
+        caller: NamedDependency[Caller],
         last: Annotated[
             int | None,
             QueryParameter(
@@ -547,6 +548,7 @@ class MonitoringController(Controller):
         ] = None,
     ) -> DriftReport:
         "Whether the active model's recent predictions still look like its training sample; what moved, in words."
+        # below `min_window` predictions, only the admin sees their figures: they would be single users' points
         _, version = active.require()
         training, missing = samples.get(version.id)
         recent = bulk.window(log, last or settings.drift_window)
@@ -559,7 +561,7 @@ class MonitoringController(Controller):
                 f"{len(recent) - len(own)} of the last {len(recent)} predictions were made by other model versions "
                 f"than the active {version.id}: only its own are judged"
             )
-        return report
+        return report if report.enough_data or caller.admin else redacted(report)
 
 # %% ../nbs/09c_api.ipynb #1ec03ad7
 CONTROLLERS = [

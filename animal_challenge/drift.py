@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['QUANTILES', 'DEFAULT_THRESHOLDS', 'COUNTED', 'MEASURED', 'UNITS', 'mix_weights', 'weighted_ks', 'weighted_quantiles',
            'log_bin_edges', 'share_z', 'stratified_z', 'DriftThresholds', 'FeatureDrift', 'DriftReport',
-           'measured_drift', 'counted_drift', 'feature_reason', 'drift_report']
+           'measured_drift', 'counted_drift', 'feature_reason', 'drift_report', 'redacted']
 
 # %% ../nbs/07d_drift.ipynb #c960fd88
 from typing import Annotated, Literal
@@ -379,4 +379,37 @@ def drift_report(
         species_mix_drifted=bool(moved),
         quantile_levels=list(QUANTILES),
         thresholds=thresholds,
+    )
+
+# %% ../nbs/07d_drift.ipynb #5ef7e630
+def redacted(
+    report: DriftReport,  # a report of a window too small to judge (and to hide the points in it)
+) -> DriftReport:
+    "`report` without what it says of the recent predictions: only the training side and why there is no more."
+    if report.window == 0:  # nothing recent to hide
+        return report
+    features = [
+        msgspec.structs.replace(
+            f,
+            value=None,
+            expected_counts=[],
+            recent_counts=[],
+            category_z=[],
+            expected_quantiles=[],
+            recent_quantiles=[],
+        )
+        for f in report.features
+    ]
+    why = (
+        f"the figures of fewer than {report.thresholds.min_window} recent predictions would show single users' points: "
+        "only the admin sees them"
+    )
+    return msgspec.structs.replace(
+        report,
+        features=features,
+        reasons=[*report.reasons, why],
+        outlier_rate_recent=None,
+        outlier_z=None,
+        species_mix_recent={},
+        species_mix_z={},
     )

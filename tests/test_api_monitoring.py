@@ -135,9 +135,12 @@ def test_shifted_traffic_is_drift_and_the_reasons_name_what_moved(api, spec, mov
 def test_a_window_too_small_gets_no_verdict_even_when_it_moved(api):
     user = client(api)
     send(user, generate(seed=3003, n=100, spec=widened(0.5)))
-    report = user.drift(last=100)
-    assert (report.drift, report.enough_data, report.window) == (False, False, 100)
-    assert report.reasons == [f"only 100 recent predictions: a verdict needs at least {DEFAULT_THRESHOLDS.min_window}"]
+    admin, anyone = client(api, TOKEN).drift(last=100), user.drift(last=100)
+    for report in (admin, anyone):
+        assert (report.drift, report.enough_data, report.window) == (False, False, 100)
+    too_few = f"only 100 recent predictions: a verdict needs at least {DEFAULT_THRESHOLDS.min_window}"
+    assert admin.reasons == [too_few] and sum(admin.features[1].recent_counts) == 100
+    assert anyone.reasons[0] == too_few and anyone.features[1].recent_counts == []  # the others' points stay hidden
 
 
 def test_bad_parameters_are_refused_naming_the_field(api):

@@ -111,7 +111,7 @@ def workers(tmp_path_factory, service):
         first = train_and_store(seed, 1000, Settings(data_dir=tmp, data_service_url=service), activate=seed == 1)
     port = free_port()
     cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp), "--workers", "2"]
-    env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": ""}  # none: the API makes its own
+    env = {"ANIMAL_CHALLENGE_API_TOKEN": TOKEN}  # no PROMETHEUS_MULTIPROC_DIR: the API makes its own
     with running(cmd + ["--data-service-url", service], f"http://127.0.0.1:{port}/ready", env, name="API") as api:
         worker = psutil.Process(api.proc.pid).children()[-1]  # uvicorn's workers have the folder in their environment
         metrics = Path(worker.environ()["PROMETHEUS_MULTIPROC_DIR"])
