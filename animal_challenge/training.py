@@ -97,7 +97,8 @@ def train_and_store(
         n_feedback=0 if extra is None else len(extra),
     )
     metadata = {"metrics": model.metrics, "provenance": provenance}
-    version = store.save(model, metadata, sample=training_sample(train))
+    # the sample is public (GET /models/{id}/sample): the service's points only, never a user's corrected one
+    version = store.save(model, metadata, sample=training_sample(labeled))
     if activate:
         store.activate(version.id)
         version = store.get(version.id)
