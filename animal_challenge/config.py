@@ -4,9 +4,12 @@
 
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'DATA_SERVICE_PORT', 'API_PORT', 'DASHBOARD_PORT', 'S3_PORT', 'UPLOAD_LIMIT', 'MAX_DRIFT_WINDOW',
-           'SECRETS', 'MIN_SIGNING_KEY', 'http_url', 'Settings', 'get_settings', 'settings_env', 'env_table']
+           'SECRETS', 'MIN_SIGNING_KEY', 'MAX_TIMEOUT', 'DB_URL_SCHEMES', 'http_url', 'history_path', 'Settings',
+           'get_settings', 'settings_env', 'private_folder', 'env_table']
 
 # %% ../nbs/01_config.ipynb #8df9118a
+import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +26,8 @@ UPLOAD_LIMIT = 2**20  # most bytes of a CSV file the dashboard takes (~30 000 po
 MAX_DRIFT_WINDOW = 10_000  # most recent predictions one drift report judges (bench/monitoring.py times it)
 SECRETS = {"api_token": "admin token", "signing_key": "signing key"}  # fields that may come from a `<field>_file`
 MIN_SIGNING_KEY = 16  # characters a signing key needs at least
+MAX_TIMEOUT = 3600  # most seconds the data service may be waited for: an hour is a hung service, not a slow one
+DB_URL_SCHEMES = ("postgresql://", "postgres://")  # the URLs a history can be; anything else is a SQLite file path
 
 # %% ../nbs/01_config.ipynb #c28aa550
 def http_url(
@@ -38,11 +43,23 @@ def http_url(
         raise ValueError(f"{value!r} is not an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000")
     return value
 
+# %% ../nbs/01_config.ipynb #8c7a8cba
+def history_path(
+    value: str,  # the `db` setting: not a postgresql:// URL
+) -> str:
+    "`value` as a SQLite file path with `~` expanded, or a `ValueError` if it is a URL of another kind."
+    if scheme := re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value):
+        raise ValueError(
+            f"a {scheme[1]}:// URL is not a history this project can use: give a SQLite file path (e.g."
+            " ~/.animal_challenge/history.sqlite) or postgresql://user:pass@host:port/db"
+        )
+    return str(Path(value).expanduser())
+
 # %% ../nbs/01_config.ipynb #b5dd77d6
 class Settings(BaseSettings):
     "Where everything is and how to reach it; each field from `ANIMAL_CHALLENGE_<FIELD>` or its default."
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, allow_inf_nan=False)
 
     data_service_url: str = Field(f"http://127.0.0.1:{DATA_SERVICE_PORT}", description="Base URL of the data service.")
     host: str = Field("127.0.0.1", description="Interface the servers listen on (0.0.0.0 in containers).")
@@ -65,7 +82,12 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = Field(SecretStr("minioadmin"), description="S3 secret key.")
     s3_secure: bool = Field(False, description="Use HTTPS to reach the S3 server.")
     api_token: SecretStr | None = Field(None, description="Bearer token required to train and activate models.")
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the data service before giving up.")
+    timeout: float = Field(
+        30.0,
+        gt=0,
+        le=MAX_TIMEOUT,
+        description=f"Seconds to wait for the data service before giving up (at most {MAX_TIMEOUT}).",
+    )
     retries: int = Field(3, ge=0, le=10, description="Retries on connection errors and 5xx answers.")
     max_batch: int = Field(10_000, ge=1, description="Most points one batch prediction may hold.")
     api_token_file: Path | None = Field(None, description="File holding the admin token (instead of API_TOKEN).")
@@ -124,7 +146,7 @@ class Settings(BaseSettings):
         "A file path with `~` expanded, a `postgresql://` URL as given; an empty string means not set."
         if v is None or v == "":
             return None
-        return str(v) if str(v).startswith(("postgresql://", "postgres://")) else str(Path(v).expanduser())
+        return str(v) if str(v).startswith(DB_URL_SCHEMES) else history_path(str(v))
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> "Settings":
@@ -185,6 +207,22 @@ def settings_env(
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         env[f"{ENV_PREFIX}{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
     return env | {f"{ENV_PREFIX}{name.upper()}": "" for name in files}  # unset: an inherited one would clash
+
+# %% ../nbs/01_config.ipynb #11b37633
+def private_folder(
+    path: Path,  # the folder to have
+) -> Path:
+    "`path`, made if missing (with missing parents) readable by its owner only (0700); an `OSError` if it cannot be."
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)  # the umask may only take more away
+    target = missing[0] if missing else path
+    if not target.is_dir():
+        raise NotADirectoryError(20, "it is not a folder", str(target))
+    return target
 
 # %% ../nbs/01_config.ipynb #d0711d10
 def env_table() -> str:
