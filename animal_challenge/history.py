@@ -29,6 +29,7 @@ from fastcore.basics import patch
 from sqlite_utils import Database
 from typing_extensions import is_typeddict
 
+from .config import private_folder
 from .schema import FEATURES, FLAG_FEATURES, LABELS, OUTPUTS, AnimalPoint, Answer
 
 # %% ../nbs/07_history.ipynb #050699e4
@@ -363,7 +364,7 @@ class SQLitePredictionLog(PredictionLog):
 
     def __init__(
         self,
-        path: Path | str,  # the SQLite file; created with its folder if missing
+        path: Path | str,  # the SQLite file; created with its folder if missing, readable by its owner only
         timeout: float = 30.0,  # seconds a writer waits for another one before giving up
         checkpoint_every: float = 1.0,  # seconds between WAL checkpoints on a background thread
         wal_limit: int = 64 * 2**20,  # bytes the WAL file is truncated to after a checkpoint
@@ -372,7 +373,9 @@ class SQLitePredictionLog(PredictionLog):
         self.timeout, self.checkpoint_every, self.wal_limit = timeout, checkpoint_every, wal_limit
         self._local, self._lock, self._conns, self._pid = threading.local(), threading.Lock(), [], os.getpid()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
+            with suppress(FileExistsError):  # a new history is its owner's only (-wal and -shm take its mode)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self.db.enable_wal()
             create_tables(self.db)
         except (OSError, sqlite3.Error) as e:
