@@ -2,6 +2,7 @@
 script against real servers and S3, and the docs in a real browser (every endpoint's behaviour is in 09c_api)."""
 
 import itertools
+import logging
 import socket
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def serving(app: Litestar) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + patience(30)
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the API server did not start"
         time.sleep(0.02)
@@ -362,6 +363,34 @@ def test_a_hung_store_is_reported_within_seconds_and_blamed_alone(tmp_path, stor
                 body = answer.json()
                 assert set(body["problems"]) <= {"model", "store"}, body  # not the history, not the data service
                 assert "store" in body["problems"]
+
+
+def raw_post(port: int, path: str, length: int, sent: bytes) -> socket.socket:
+    "A connection that has sent a JSON POST's headers for a body of `length` bytes, and the first bytes `sent`."
+    conn = socket.create_connection(("127.0.0.1", port), timeout=patience(30))
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    conn.sendall(head.encode() + sent)
+    return conn
+
+
+def test_a_body_that_does_not_arrive_is_a_408_and_a_hang_up_one_log_line(tmp_path, store, monkeypatch, caplog):
+    "A slowloris gets a 408 at the deadline; a client gone mid-body is one INFO line, no 500, nothing stored."
+    monkeypatch.setattr("animal_challenge.security.BODY_DEADLINE", 1.0)
+    app = create_app(Settings(data_dir=tmp_path), store=store)
+    with serving(app) as url, caplog.at_level(logging.INFO):
+        port = int(url.rsplit(":", 1)[1])
+        with raw_post(port, "/predict", 100, b'{"walks_on') as slow:
+            answer = slow.recv(65536)  # nothing more is sent: the server ends it
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert b"the body did not arrive within 1 s" in answer
+        for _ in range(20):  # twenty hang-ups, halfway through a batch
+            raw_post(port, "/predict/batch", 1000, b'{"points": [').close()
+        deadline = time.monotonic() + patience(10)
+        while sum("went away before its body" in r.getMessage() for r in caplog.records) < 20:
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records][-5:]
+            time.sleep(0.05)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # no defect reported
+        assert app.state.log.count() == 0
 
 
 def test_a_flood_from_one_address_is_cut_off_while_another_is_served(tmp_path, store):

@@ -168,3 +168,18 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path, service):
         assert status == b"HTTP/1.1 200 OK", answer[:300]
         assert len(json.loads(rest.split(b"\r\n\r\n", 1)[1])["predictions"]) == 100
         assert api.proc.wait(patience(10)) in (0, -signal.SIGTERM)  # uvicorn ends by the signal it handled
+
+
+def test_the_rate_limit_counts_the_connections_address_whatever_x_forwarded_for_says(tmp_path, service):
+    "uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: the API turns that off, so a header picks no address."
+    train_and_store(1, 1000, Settings(data_dir=tmp_path, data_service_url=service))
+    port = free_port()
+    cmd = [str(BIN / "animal-challenge"), "api", "--port", str(port), "--data-dir", str(tmp_path)]
+    limited = {"ANIMAL_CHALLENGE_RATE_PREDICT": "5"}
+    with (
+        running(cmd, f"http://127.0.0.1:{port}/ready", limited, name="API"),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+    ):
+        assert [http.post("/predict", json=DOG).status_code for _ in range(6)] == [200] * 5 + [429]
+        spoofed = [http.post("/predict", json=DOG, headers={"X-Forwarded-For": f"10.0.0.{i}"}) for i in range(5)]
+        assert [r.status_code for r in spoofed] == [429] * 5
