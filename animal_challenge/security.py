@@ -318,6 +318,9 @@ def name_bad_fields(request: Request, exc: ClientException) -> Response:
     handler = request.scope.get("route_handler")  # none when no route matched (404, 405)
     model = handler.opt.get("body") if handler else None
     body = ScopeState.from_scope(request.scope).body  # the bytes Litestar read, kept in the scope
+    if model is not None and isinstance(body, bytes) and not body.strip():  # Litestar says only "'data'"
+        extra = [{"key": "body", "message": "the body is empty: send a JSON object (its schema is in /docs)"}]
+        return create_exception_response(request, ValidationException("the body is empty", extra=extra))
     if model is None or not isinstance(exc.__cause__, SerializationException) or not isinstance(body, bytes):
         return create_exception_response(request, exc)
     try:
