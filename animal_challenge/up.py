@@ -19,8 +19,8 @@ from fastcore.basics import patch
 from pydantic import SecretStr
 
 from .client import ApiClient, ApiError
-from .config import ENV_PREFIX, SECRETS, Settings, settings_env
-from .process import ServerError, ServerProcess, port_is_free
+from .config import ENV_PREFIX, SECRETS, Settings, private_folder, settings_env
+from .process import AddressError, ServerError, ServerProcess, port_is_free
 
 # %% ../nbs/11_up.ipynb #a42d8e25
 class StartupError(RuntimeError):
@@ -89,15 +89,51 @@ class LocalSystem:
                 part.log = self.log_dir / f"{part.name.replace(' ', '-')}.log"
 
 # %% ../nbs/11_up.ipynb #ea88611e
+def _and(words: list[str]) -> str:
+    "`words` as an English list: `a`, `a and b`, `a, b and c`."
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 @patch
 def _check_ports(self: LocalSystem) -> None:
-    "A `StartupError` naming every port that is already taken, and the flag that moves it."
-    taken = [(p, urlsplit(p.url).port) for p in self.parts]
-    taken = [(p, port) for p, port in taken if not port_is_free(self.settings.host, port)]
+    "A `StartupError` naming ports two parts would share or that are taken (with the flags to change), or a bad host."
+    ports = [(p, urlsplit(p.url).port) for p in self.parts]
+    sharing: dict[int, list[ServerProcess]] = {}
+    for p, port in ports:
+        sharing.setdefault(port, []).append(p)
+    if clashes := {port: parts for port, parts in sharing.items() if len(parts) > 1}:
+        raise StartupError(
+            "; ".join(
+                f"{_and([f'the {p.name}' for p in parts])} cannot share port {port}: give "
+                f"{_and([PORT_FLAGS[p.name] for p in parts])} different values"
+                for port, parts in clashes.items()
+            )
+        )
+    try:
+        taken = [(p, port) for p, port in ports if not port_is_free(self.settings.host, port)]
+    except AddressError as e:
+        raise StartupError(str(e)) from None
     if taken:
         raise StartupError(
             "; ".join(f"port {port} for the {p.name} is already in use (use {PORT_FLAGS[p.name]})" for p, port in taken)
         )
+
+
+@patch
+def _prepare_logs(self: LocalSystem) -> None:
+    "Make the log folder (its owner's only) and each server's log, holding only its note; or a `StartupError`."
+    if self.log_dir is None:
+        return
+    try:
+        private_folder(self.log_dir)  # and the data folder around it, if missing: it holds the history too
+        for part in self.parts:  # this run's output only, after the note on what to ignore in it
+            part.log.write_text(f"# {LOG_NOTES[part.name]}\n" if part.name in LOG_NOTES else "")
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise StartupError(
+            f"cannot use the data folder {self.log_dir.parent} for the servers' logs: {e.strerror or e}{where}; "
+            "choose a folder you can write with --data-dir (ANIMAL_CHALLENGE_DATA_DIR)"
+        ) from None
 
 
 @patch
@@ -122,10 +158,7 @@ def _follow_first_model(self: LocalSystem, log) -> None:
 def start(self: LocalSystem, log=print, timeout: float = 120) -> None:
     "Start every part in order (following the first model's training); on failure stop what started."
     self._check_ports()
-    for part in self.parts:
-        if part.log is not None:  # this run's output only, after the note on what to ignore in it
-            part.log.parent.mkdir(parents=True, exist_ok=True)
-            part.log.write_text(f"# {LOG_NOTES[part.name]}\n" if part.name in LOG_NOTES else "")
+    self._prepare_logs()
     try:
         for part in self.parts:
             log(f"starting the {part.name} on {part.url}")

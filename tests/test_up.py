@@ -116,3 +116,21 @@ def test_up_stops_on_sigterm_too(tmp_path, ports):
     proc.communicate(timeout=60)
     time.sleep(0.5)
     assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data-dir", "/proc/no-such"], "cannot use the data folder /proc/no-such for the servers' logs"),
+        (["--api-port", "{port}", "--dashboard-port", "{port}"], "the API and the dashboard cannot share port {port}"),
+        (["--host", "no-such-host.invalid"], "cannot listen on 'no-such-host.invalid': it is not a host name"),
+    ],
+)
+def test_up_refuses_what_it_cannot_use_before_starting_anything(tmp_path, ports, extra, message):
+    "A data folder it cannot make was a FileNotFoundError traceback; one port for all three started them all."
+    extra = [a.format(port=ports["api"]) for a in extra]
+    proc = start_up(tmp_path, ports, *extra)  # the later flags win
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 1, out
+    assert f"animal-challenge up: error: {message.format(port=ports['api'])}" in out
+    assert "Traceback" not in out and "starting the" not in out
