@@ -1,9 +1,11 @@
 """The installed `animal-challenge` console script, run as a user would."""
 
 import fcntl
+import io
 import os
 import pty
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -75,6 +77,9 @@ def test_fetch_into_missing_folder(service_url, tmp_path):
         (["fetch", "--n", "ten"], "argument --n: 'ten' is not a whole number"),
         (["fetch", "--seed", "1.5"], "argument --seed: invalid int value"),
         (["fetch", "--timeout", "0"], "--timeout: Input should be greater than 0"),
+        (["fetch", "--timeout", "inf"], "--timeout: Input should be a finite number"),  # was an OverflowError
+        (["fetch", "--timeout", "1e308"], "--timeout: Input should be less than or equal to 3600"),
+        (["dashboard", "--token", "a-token-typed-here-0123"], "unrecognized arguments: --token"),
         (["fetch", "--data-service-url"], "argument --data-service-url: expected one argument"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -360,3 +365,132 @@ def test_predict_with_the_api_down_says_so(tmp_path):
 def test_predict_refuses_a_bad_client_id(tmp_path):
     r = run("predict", str(tmp_path / "in.csv"), "--client-id", "me")
     assert r.returncode == 2 and "argument --client-id: 'me' is not a client id" in r.stderr
+
+
+POINT = "walks_on_n_legs,height,weight,has_wings,has_tail\n4,3,5000,false,true\n"
+ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+
+
+@ROOT
+def test_fetch_into_a_device_writes_through_it(service_url, tmp_path):
+    "A device made here with mknod (/dev/null's and /dev/full's numbers): it was replaced by a regular file, exit 0."
+    null, full = tmp_path / "null", tmp_path / "full"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    r = run("fetch", "--n", "2", "-o", str(null), "--data-service-url", service_url)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISCHR(null.stat().st_mode)  # still the device
+    r = run("fetch", "--n", "2", "-o", str(full), "--data-service-url", service_url)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"cannot write {full}: No space left on device" in r.stderr
+    assert stat.S_ISCHR(full.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "null"]  # no temporary file left
+
+
+def test_fetch_through_a_symlink_and_into_a_fifo(service_url, tmp_path):
+    "The link stays a link to the new file (it was replaced by the file); a FIFO's reader gets the points."
+    real, link, fifo = tmp_path / "real.csv", tmp_path / "link.csv", tmp_path / "fifo"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    r = run("fetch", "--n", "2", "-o", str(link), "--data-service-url", service_url)
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and len(pd.read_csv(real)) == 2
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        r = run("fetch", "--n", "2", "-o", str(fifo), "--data-service-url", service_url)
+        assert r.returncode == 0, r.stderr
+        assert reader.communicate(timeout=30)[0].startswith("walks_on_n_legs,") and fifo.is_fifo()
+    finally:
+        reader.kill()  # if it never got the points (they went into a file put where the FIFO was)
+        reader.wait()
+
+
+def test_an_output_that_is_a_folder_is_refused_before_the_work(service_url, tmp_path):
+    "`-o .` (like `-o /`) was a ValueError traceback, after fetching everything."
+    (tmp_path / "in.csv").write_text(POINT)
+    for args in (["fetch", "--n", "2", "--data-service-url", service_url], ["label", "in.csv"]):
+        r = run(*args, "-o", ".", cwd=tmp_path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert f"animal-challenge {args[0]}: error: cannot write .: it is a folder" in r.stderr
+        assert "fetching" not in r.stderr
+
+
+def test_label_says_what_an_input_is_and_reads_stdin(tmp_path):
+    "A folder or a device said 'no such file'; an unreadable file was a PermissionError traceback."
+    r = run("label", str(tmp_path))
+    assert r.returncode == 1 and f"{tmp_path}: is a folder, not a file of points" in r.stderr
+    r = run("label", "/dev/stdin", stdin=subprocess.DEVNULL)  # stdin is /dev/null: a device
+    assert r.returncode == 1 and "/dev/stdin: is a character device, not a file of points" in r.stderr
+    for unreadable in ("/proc/self/mem", "/proc/1/mem"):  # Input/output error; Permission denied
+        r = run("predict", unreadable)
+        assert r.returncode == 1 and f"{unreadable}: cannot read it: " in r.stderr and "Traceback" not in r.stderr
+    from animal_data_service.generator import generate
+
+    points = pd.DataFrame(generate(seed=11, n=500)).to_csv(index=False)
+    for source in ("-", "/dev/stdin"):  # a pipe either way
+        r = run("label", source, input=points)
+        assert r.returncode == 0, r.stderr
+        assert len(pd.read_csv(io.StringIO(r.stdout))) == 500 and "labeled 500 points" in r.stderr
+    r = run("label", "-", input="walks_on_n_legs\n4\n")
+    assert r.returncode == 1 and "standard input: missing column(s)" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["api", "dashboard"])
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("no-such-host.invalid", "cannot listen on 'no-such-host.invalid': it is not a host name or address"),
+        ("198.51.100.7", "cannot listen on 198.51.100.7: no interface of this machine has that address"),
+    ],
+)
+def test_a_host_that_is_not_this_machines_is_named(tmp_path, command, host, message):
+    "It was reported as 'port ... is already in use'."
+    r = run(
+        command,
+        "--host",
+        host,
+        "--port",
+        str(free_port()),
+        *(["--data-dir", str(tmp_path)] if command == "api" else []),
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"animal-challenge {command}: error: {message}" in r.stderr and "; set --host" in r.stderr
+    assert "already in use" not in r.stderr
+
+
+def test_a_setting_from_the_environment_is_named_by_its_variable(tmp_path):
+    "It was named by its field (s3_secure), which the user never typed."
+    env = {**os.environ, "ANIMAL_CHALLENGE_S3_SECURE": "maybe", "ANIMAL_CHALLENGE_DB": "mysql://u:secret@db/h"}
+    r = run("api", env=env, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "ANIMAL_CHALLENGE_S3_SECURE: Input should be a valid boolean" in r.stderr
+    assert "ANIMAL_CHALLENGE_DB: a mysql:// URL is not a history this project can use" in r.stderr
+    assert "secret" not in r.stderr
+    r = run("api", "--db", "sqlite:///tmp/h.db", "--port", str(free_port()), cwd=tmp_path)  # as SQLAlchemy writes it
+    assert r.returncode == 2 and "--db: a sqlite:// URL is not a history this project can use" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./mysql:/ nor ./sqlite:/ file made
+
+
+def test_train_makes_the_data_folder_its_owners_only(tmp_path):
+    "The model store made it, readable by every user (0755), with the history inside."
+    url = f"http://127.0.0.1:{free_port()}"
+    data = tmp_path / "new" / "data"
+    r = run(
+        "train",
+        "--n",
+        "10",
+        "--data-dir",
+        str(data),
+        "--data-service-url",
+        url,
+        env={**os.environ, "ANIMAL_CHALLENGE_RETRIES": "0"},
+    )
+    assert r.returncode == 1 and "cannot get points" in r.stderr
+    assert [oct(p.stat().st_mode & 0o777) for p in (data.parent, data)] == ["0o700", "0o700"]
+    r = run("train", "--n", "10", "--data-dir", "/proc/no-such", "--data-service-url", url)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert (
+        "cannot use the data folder /proc/no-such: No such file or directory; choose one you can write with --data-dir"
+        in r.stderr
+    )
