@@ -15,7 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from .config import ENV_PREFIX, SECRETS, UPLOAD_LIMIT, Settings
-from .kernel_guard import guard_flags
+from .kernel_guard import MAX_PAGES_PER_ADDRESS, guard_flags
 
 # %% ../nbs/10f_dashboard_server.ipynb #c383b8b6
 def dashboard_notebook() -> Path:
@@ -67,6 +67,7 @@ def voila_command(
     notebook: Path | None = None,  # the notebook to serve (default: the shipped dashboard)
     pool_size: int = POOL_SIZE,  # preheated kernels
     cull_after: int = CULL_AFTER,  # seconds before a kernel with no page is stopped
+    max_pages_per_address: int = MAX_PAGES_PER_ADDRESS,  # page kernels one address holds at once
 ) -> list[str]:
     "The command line that serves the dashboard with Voila, preheated kernels and idle-kernel culling."
     return [
@@ -81,7 +82,7 @@ def voila_command(
         "--preheat_kernel=True",
         f"--pool_size={pool_size}",
         f"--VoilaKernelManager.fill_delay={REFILL_AFTER}",
-        *guard_flags(),
+        *guard_flags(max_pages_per_address=max_pages_per_address),
         f"--GuardedKernelConnection.max_message_bytes={UPLOAD_LIMIT + 64 * 1024}",  # room for an upload
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         f"--MappingKernelManager.cull_interval={CULL_EVERY}",

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['V1', 'MAX_MESSAGE_BYTES', 'MAX_BUFFERS', 'MALFORMED', 'POLICY', 'TOO_BIG', 'MESSAGE_RATE', 'MESSAGE_BURST',
-           'BYTE_RATE', 'MAX_BACKLOG_BYTES', 'MAX_CONNECTIONS', 'MAX_KERNELS', 'RETRY_AFTER', 'MAX_OFFLINE_BYTES',
-           'MODULE', 'refuse_frame', 'MessageRate', 'GuardedKernelConnection', 'PoolAwareKernelManager',
-           'KernelCapReached', 'RetryAfter', 'OfflineBuffer', 'GuardedKernelManager', 'guard_flags']
+           'BYTE_RATE', 'MAX_BACKLOG_BYTES', 'MAX_CONNECTIONS', 'MAX_KERNELS', 'RETRY_AFTER', 'MAX_PAGES_PER_ADDRESS',
+           'MAX_OFFLINE_BYTES', 'VISITOR', 'MODULE', 'refuse_frame', 'MessageRate', 'GuardedKernelConnection',
+           'PoolAwareKernelManager', 'KernelCapReached', 'RetryAfter', 'OfflineBuffer', 'GuardedKernelManager',
+           'VisitorAddress', 'TooManyPages', 'guard_flags']
 
 # %% ../nbs/10e_kernel_guard.ipynb #ca911528
 import asyncio
@@ -14,6 +15,7 @@ import time
 import weakref
 from collections import defaultdict
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from fastcore.basics import patch
 from jupyter_server._tz import utcnow
@@ -222,6 +224,7 @@ class PoolAwareKernelManager(AsyncMappingKernelManager):
 # %% ../nbs/10e_kernel_guard.ipynb #c5e84547
 MAX_KERNELS = 8  # kernels at once, the pool's included: the pool of 2 and 6 pages on a 2-core machine
 RETRY_AFTER = 60  # seconds the busy page asks a visitor to wait
+MAX_PAGES_PER_ADDRESS = 4  # page kernels one address holds at once: a page, a reload, two more tabs (see below)
 
 
 class KernelCapReached(web.HTTPError):
@@ -244,7 +247,7 @@ class RetryAfter(web.OutputTransform):
     def transform_first_chunk(
         self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
     ) -> tuple[int, HTTPHeaders, bytes]:
-        if status_code == 503 and "Retry-After" not in headers:
+        if status_code in (429, 503) and "Retry-After" not in headers:
             headers["Retry-After"] = str(self.seconds)
         return status_code, headers, chunk
 
@@ -274,10 +277,13 @@ class GuardedKernelManager(PoolAwareKernelManager):
     max_kernels = Int(MAX_KERNELS, config=True, help="Kernels running at once, the pool's included.")
     retry_after = Int(RETRY_AFTER, config=True, help="Seconds the busy page asks a visitor to wait.")
     max_offline_bytes = Int(MAX_OFFLINE_BYTES, config=True, help="Bytes kept for a page that is away.")
+    max_pages_per_address = Int(MAX_PAGES_PER_ADDRESS, config=True, help="Page kernels one address holds at once.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._starting = 0  # kernels being started, not yet in `self._kernels`
+        self._pages: dict[str, str] = {}  # kernel id -> the address of the page it serves
+        self._count_pooled_pages()  # Voila subclasses this class to pool kernels: its method comes first
 
     def busy(self) -> bool:
         "Whether `max_kernels` kernels run or start already."
@@ -286,6 +292,7 @@ class GuardedKernelManager(PoolAwareKernelManager):
     async def start_kernel(self, *args, **kwargs) -> str:
         "Start a kernel, unless the cap is reached: then raise `KernelCapReached` (the page gets the busy page)."
         self._add_retry_after()
+        address = self._admit()  # a page, and its address's share (a pool refill is no one's)
         if self.busy():
             if self._leave_pool(asyncio.current_task()):
                 self.log.info("All %d kernels are in use: the pool is not refilled", self.max_kernels)
@@ -294,17 +301,84 @@ class GuardedKernelManager(PoolAwareKernelManager):
             raise KernelCapReached(self.max_kernels, self.retry_after)
         self._starting += 1
         try:
-            return await super().start_kernel(*args, **kwargs)
+            kernel_id = await super().start_kernel(*args, **kwargs)
         finally:
             self._starting -= 1
+        if address is not None:
+            self._pages[kernel_id] = address
+        return kernel_id
+
+# %% ../nbs/10e_kernel_guard.ipynb #8bbe9886
+VISITOR: ContextVar[str | None] = ContextVar("visitor", default=None)  # the address of the request being served
+
+
+class VisitorAddress(web.OutputTransform):
+    "Puts the address of each request into `VISITOR` as tornado takes it in, before its handler runs."
+
+    def __init__(self, request: HTTPServerRequest):
+        super().__init__(request)
+        VISITOR.set(request.remote_ip)
+
+
+class TooManyPages(web.HTTPError):
+    "The address asking has `max_pages_per_address` pages open already: the page is answered with HTTP 429."
+
+    def __init__(
+        self,
+        limit: int,  # pages an address may hold
+        retry_after: int = RETRY_AFTER,  # seconds before asking again
+    ):
+        super().__init__(429, f"Your address has {limit} dashboard pages open already: close one, or wait for it.")
+        self.retry_after = retry_after
+
+# %% ../nbs/10e_kernel_guard.ipynb #ebe3e066
+@patch
+def _admit(self: GuardedKernelManager) -> str | None:
+    "The address of the page being served (None: not a page); `TooManyPages` if it holds its share of kernels."
+    address = VISITOR.get()
+    if address is None or self._in_pool(asyncio.current_task()):
+        return None
+    self._pages = {k: a for k, a in self._pages.items() if k in self._kernels}  # stopped kernels give their place back
+    if sum(a == address for a in self._pages.values()) >= self.max_pages_per_address:
+        self.log.warning("%s holds %d pages already: a page gets HTTP 429", address, self.max_pages_per_address)
+        raise TooManyPages(self.max_pages_per_address, self.retry_after)
+    return address
+
+
+@patch
+def _in_pool(self: GuardedKernelManager, task: asyncio.Task | None) -> bool:
+    "Whether `task` is one of Voila's pool refills."
+    return any(task in pool for pool in getattr(self, "_pools", {}).values())
+
+
+@patch
+def _count_pooled_pages(self: GuardedKernelManager) -> None:
+    "Count the pooled kernels pages take under their address, as `start_kernel` counts the kernels it starts."
+    take = getattr(self, "get_rendered_notebook", None)  # Voila's, when it preheats kernels
+    if take is None:
+        return
+
+    async def counted(*args, **kwargs):
+        address = self._admit()
+        token = VISITOR.set(None)  # the refills Voila starts in there (new tasks, this context) are no one's page
+        try:
+            rendered = await take(*args, **kwargs)
+        finally:
+            VISITOR.reset(token)
+        if address is not None:
+            self._pages[rendered[2]] = address  # (render task, rendered cells, kernel id)
+        return rendered
+
+    self.get_rendered_notebook = counted
 
 # %% ../nbs/10e_kernel_guard.ipynb #554af880
 @patch
 def _add_retry_after(self: GuardedKernelManager) -> None:
-    "Add `RetryAfter` (with `retry_after` seconds) to Voila's tornado application, once."
+    "Add `RetryAfter` (with `retry_after` seconds) and `VisitorAddress` to Voila's tornado application, once."
     app = getattr(self.parent, "app", None)  # Voila's tornado Application: none outside Voila, or before it exists
     if app is not None and not any(issubclass(t, RetryAfter) for t in app.transforms):
         app.transforms.append(type("RetryAfter", (RetryAfter,), {"seconds": self.retry_after}))
+        app.transforms.append(VisitorAddress)
 
 
 @patch
@@ -349,6 +423,7 @@ MODULE = "animal_challenge.kernel_guard"  # where Voila imports the classes from
 def guard_flags(
     max_kernels: int = MAX_KERNELS,  # kernels at once, the pool's included
     retry_after: int = RETRY_AFTER,  # seconds the busy page asks a visitor to wait
+    max_pages_per_address: int = MAX_PAGES_PER_ADDRESS,  # page kernels one address holds at once
 ) -> list[str]:
     "Voila command-line flags: this module's kernel manager (culling, kernel cap) and kernel websocket (guard)."
     return [
@@ -356,4 +431,5 @@ def guard_flags(
         f"--Voila.kernel_websocket_connection_class={MODULE}.GuardedKernelConnection",
         f"--GuardedKernelManager.max_kernels={max_kernels}",
         f"--GuardedKernelManager.retry_after={retry_after}",
+        f"--GuardedKernelManager.max_pages_per_address={max_pages_per_address}",
     ]

@@ -188,7 +188,8 @@ def main() -> None:
         settings = Settings(api_url=api_url, dashboard_port=port)
         voila = servers.enter_context(
             running(
-                voila_command(settings, pool_size=args.pool_size),
+                # every page of the bench comes from this one address: no share per address
+                voila_command(settings, pool_size=args.pool_size, max_pages_per_address=1000),
                 url + "voila/static/voila.js",
                 env=dashboard_env(settings),
             )

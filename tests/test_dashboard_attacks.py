@@ -28,6 +28,7 @@ from widget_protocol import WidgetClient, kernel_id_of, shut_down
 
 from animal_challenge.config import Settings
 from animal_challenge.dashboard_server import dashboard_env, voila_command
+from animal_challenge.kernel_guard import MAX_PAGES_PER_ADDRESS
 from animal_challenge.process import ServerProcess, patience
 
 API_DOWN = "http://127.0.0.1:9"  # nothing listens there
@@ -119,11 +120,12 @@ class Page:
         return kernel_id_of(self.body)
 
 
-def get_page(url: str, first_byte_within: float) -> Page:
-    "GET `url` over a plain socket, timing the first byte (a frozen server sends none) and the whole answer."
+def get_page(url: str, first_byte_within: float, source: str | None = None) -> Page:
+    "GET `url` over a plain socket (from the address `source`), timing the first byte and the whole answer."
     parts = urlsplit(url)
     t = time.monotonic()
-    with socket.create_connection((parts.hostname, parts.port), timeout=first_byte_within) as sock:
+    where = {"source_address": (source, 0)} if source else {}
+    with socket.create_connection((parts.hostname, parts.port), timeout=first_byte_within, **where) as sock:
         sock.sendall(f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
         chunks = [sock.recv(65536)]
         first_byte = time.monotonic() - t
@@ -312,6 +314,7 @@ def small(tmp_path_factory) -> Iterator[Served]:
     settings = Settings(api_url=API_DOWN)
     cmd = voila_command(settings, port=port, cull_after=CULL_AFTER)
     cmd = with_flag(cmd, f"--GuardedKernelManager.max_kernels={MAX_KERNELS}")
+    cmd = with_flag(cmd, "--GuardedKernelManager.max_pages_per_address=10")  # every page here comes from one address
     cmd = with_flag(cmd, "--MappingKernelManager.cull_interval=1")
     cmd = with_flag(cmd, "--VoilaKernelManager.fill_delay=0")  # a refill starts at once, not while the next page loads
     url = f"http://127.0.0.1:{port}/"
@@ -343,6 +346,22 @@ def test_the_page_beyond_the_kernel_cap_gets_the_busy_page(small, visitors):
     assert static < ANSWER_WITHIN
     assert small.log_count(f"All {MAX_KERNELS} kernels are in use: a page gets the busy page (HTTP 503)") >= 2
     print(f"busy pages in {busy[0].total:.2f} s and {busy[1].total:.2f} s, voila.js {static:.2f} s")
+
+
+def test_one_address_holds_its_share_of_pages_and_another_is_still_served(dashboard):
+    "Plain GETs from one address (no browser, no websocket) take its share of kernels, no more; others still get in."
+    limit = MAX_PAGES_PER_ADDRESS
+    held = [dashboard.page() for _ in range(limit)]
+    assert [p.status for p in held] == [200] * limit
+    refused = dashboard.page()
+    assert (refused.status, refused.headers.get("Retry-After")) == (429, "60"), (refused.headers, refused.body[:500])
+    assert f"Your address has {limit} dashboard pages open already" in refused.body
+    other = get_page(dashboard.url, 60, source="127.0.0.2")  # the pool's kernels are still there for others
+    assert other.status == 200 and other.kernel_id
+    dashboard.opened.append(other.kernel_id)
+    assert shut_down(dashboard.url, dashboard.opened.pop(0)) == 204  # a page closed gives its place back
+    again = dashboard.page()
+    assert again.status == 200, again.body[:300]
 
 
 def kernel_exists(served: Served, kernel_id: str) -> bool:

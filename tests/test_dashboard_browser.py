@@ -7,7 +7,6 @@ Each test states what the page must show and, where it matters, checks the API's
 """
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from servers import BIN, CHROMIUM, free_port, launch_chromium, running
 
 from animal_challenge.config import Settings
 from animal_challenge.contract import ANSWER_COLUMNS
-from animal_challenge.dashboard_server import PAGE_HEADERS
+from animal_challenge.dashboard_server import PAGE_HEADERS, dashboard_env, voila_command
 from animal_challenge.process import ServerProcess, patience
 from animal_challenge.training import train_and_store
 
@@ -73,12 +72,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         stack = Stack(f"http://127.0.0.1:{api_port}", api_cmd, f"http://127.0.0.1:{dashboard_port}/", servers)
         stack.data_service = service_process
         stack.start_api()
-        serve = (
-            "from animal_challenge.config import Settings\n"
-            "from animal_challenge.dashboard_server import serve_dashboard\n"
-            f"serve_dashboard(Settings(api_url={stack.api_url!r}), port={dashboard_port})"
-        )  # the page holds no token: the user types it
-        servers.enter_context(running([sys.executable, "-c", serve], stack.dashboard_url + "voila/static/voila.js"))
+        settings = Settings(api_url=stack.api_url)  # the page holds no token: the user types it
+        # the tests' visitors (several browsers, reloads) all come from 127.0.0.1: no share per address here
+        voila = voila_command(settings, port=dashboard_port, max_pages_per_address=20)
+        servers.enter_context(running(voila, stack.dashboard_url + "voila/static/voila.js", dashboard_env(settings)))
         yield stack
 
 
