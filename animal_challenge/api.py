@@ -43,6 +43,7 @@ from .artifacts import ModelStoreError, ModelVersion
 from .config import MAX_DRIFT_WINDOW, Settings
 from animal_challenge.contract import (
     CLIENT_HEADER,
+    CLIENT_ID,
     EXAMPLE_POINTS,
     FIRST_MODEL,
     MAX_ID,
@@ -346,7 +347,11 @@ def visible_to(
 
 # %% ../nbs/09c_api.ipynb #e524681b
 ClientQuery = Annotated[  # the admin's filter of a read of the history
-    str | None, QueryParameter(description="The admin only: one client's predictions (default: everyone's).")
+    str | None,
+    QueryParameter(
+        pattern=CLIENT_ID.pattern,
+        description="The admin only: one client's predictions (default: everyone's).",
+    ),
 ]
 BULK_READ = [ValidationException, NotAuthorizedException, PermissionDeniedException, TooManyRequestsException]
 BULK_READ += [ServiceUnavailableException]  # what a read of many rows may answer

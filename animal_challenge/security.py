@@ -217,6 +217,11 @@ def guard_requests(app: ASGIApp) -> ASGIApp:
             return await _refuse(
                 send, 415, f"the body must be JSON: send Content-Type: application/json, not {media or 'none'!r}"
             )
+        encoding = _header(scope, b"content-encoding").strip().lower()
+        if method in BODY_METHODS and encoding not in ("", "identity"):
+            log = "%s %s from %s refused: a body encoded %r"
+            logging.getLogger(__name__).info(log, method, scope["path"], address(scope), encoding)
+            return await _refuse(send, 415, f"the body must be sent as it is, not encoded {encoding!r}")
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
