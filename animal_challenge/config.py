@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'DATA_SERVICE_PORT', 'API_PORT', 'DASHBOARD_PORT', 'S3_PORT', 'UPLOAD_LIMIT', 'MAX_DRIFT_WINDOW',
-           'SECRETS', 'MIN_SIGNING_KEY', 'MAX_TIMEOUT', 'DB_URL_SCHEMES', 'http_url', 'history_path', 'Settings',
+           'SECRETS', 'MIN_SECRET', 'MAX_TIMEOUT', 'DB_URL_SCHEMES', 'http_url', 'history_path', 'Settings',
            'get_settings', 'settings_env', 'private_folder', 'env_table']
 
 # %% ../nbs/01_config.ipynb #8df9118a
@@ -25,7 +25,7 @@ S3_PORT = 9000  # MinIO's S3 port
 UPLOAD_LIMIT = 2**20  # most bytes of a CSV file the dashboard takes (~30 000 points); its server lets such a message in
 MAX_DRIFT_WINDOW = 10_000  # most recent predictions one drift report judges (bench/monitoring.py times it)
 SECRETS = {"api_token": "admin token", "signing_key": "signing key"}  # fields that may come from a `<field>_file`
-MIN_SIGNING_KEY = 16  # characters a signing key needs at least
+MIN_SECRET = 16  # characters the admin token and the signing key need at least: fewer can be guessed
 MAX_TIMEOUT = 3600  # most seconds the data service may be waited for: an hour is a hung service, not a slow one
 DB_URL_SCHEMES = ("postgresql://", "postgres://")  # the URLs a history can be; anything else is a SQLite file path
 
@@ -164,11 +164,13 @@ class Settings(BaseSettings):
             if not value:
                 raise ValueError(f"the {what} file {path} is empty")
             setattr(self, name, SecretStr(value))
-        if self.signing_key is not None and len(self.signing_key.get_secret_value()) < MIN_SIGNING_KEY:
-            raise ValueError(
-                f"the signing key must have at least {MIN_SIGNING_KEY} characters, or anyone could guess it; "
-                "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-            )
+        for name, what in SECRETS.items():  # a short token falls to a few thousand guesses at the API
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < MIN_SECRET:
+                raise ValueError(
+                    f"the {what} must have at least {MIN_SECRET} characters, or anyone could guess it; "
+                    "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
         return self
 
     @property

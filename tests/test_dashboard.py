@@ -453,7 +453,7 @@ def test_the_template_keeps_everything_voilas_lab_styles_add_but_the_cdn_links()
 
 
 def test_the_kernels_learn_the_api_url_and_never_the_token():
-    settings = Settings(api_url="http://api:8000", api_token="s3cret")
+    settings = Settings(api_url="http://api:8000", api_token="s3cret-admin-token")
     base = {"HOME": "/h", "ANIMAL_CHALLENGE_API_TOKEN": "from-the-environment"}
     assert dashboard_env(settings, base=base) == {
         "HOME": "/h",
