@@ -88,7 +88,7 @@ class ModelsTab:
 
 # %% ../nbs/10c_model_tabs.ipynb #85b0b47c
 @patch
-@reports_to("message")
+@reports_to("message", refresh=True)
 def refresh(self: ModelsTab) -> None:
     "List the versions and offer them for activation."
     versions = self.api.models()
@@ -97,7 +97,6 @@ def refresh(self: ModelsTab) -> None:
     self.version_choice.options = [(v.id + (" (active)" if v.active else ""), v.id) for v in versions]
     active = next((v.id for v in versions if v.active), ids[0] if ids else None)
     self.version_choice.value = chosen if chosen in ids else active  # new options select nothing: offer the active one
-    self.message.value = ""
 
 
 @patch

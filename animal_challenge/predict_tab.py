@@ -33,22 +33,32 @@ from animal_challenge.views import (
 # %% ../nbs/10a_predict_tab.ipynb #4b689732
 def reports_to(
     area: str,  # name of the attribute that holds the tab's message widget
+    refresh: bool = False,  # the action redraws the tab: on success it takes away only a failure a refresh showed
 ) -> Callable:
     "Decorator: run a UI action, showing any failure as words in the message area `area`; never raises."
 
     def wrap(action: Callable) -> Callable:
         @functools.wraps(action)
         def run(self, *args, **kwargs):
+            shown = self.__dict__.setdefault("_refresh_failure", {})  # area -> the failure a refresh showed there
             try:
-                return action(self, *args, **kwargs)
+                result = action(self, *args, **kwargs)
             except ApiError as e:
-                getattr(self, area).value = notice(str(e))
+                text = notice(str(e), getattr(e, "kind", "error"))  # a subclass may be news rather than a failure
             except Exception as e:
                 logging.getLogger(__name__).exception("dashboard action %s failed", action.__name__)
-                getattr(self, area).value = notice(
+                text = notice(
                     f"Something unexpected went wrong ({type(e).__name__}: {e}). "
                     "Try again; if it keeps happening, the dashboard's log has the details."
                 )
+            else:
+                if refresh and getattr(self, area).value == shown.get(area):
+                    getattr(self, area).value = ""  # the API answers again
+                return result
+            getattr(self, area).value = text
+            if refresh:
+                shown[area] = text
+            return None
 
         return run
 

@@ -14,9 +14,11 @@ __all__ = ["BIN", "CHROMIUM", "data_service", "free_port", "launch_chromium", "r
 
 
 @contextmanager
-def running(cmd: list[str], ready_url: str, env: dict | None = None, name: str = "server") -> Iterator[ServerProcess]:
-    "Run `cmd` until the block ends; ready when `ready_url` answers. Stopped with SIGTERM, then SIGKILL."
-    with ServerProcess(name, cmd, ready_url, {**os.environ, **(env or {})}) as server:
+def running(
+    cmd: list[str], ready_url: str, env: dict | None = None, name: str = "server", log: Path | None = None
+) -> Iterator[ServerProcess]:
+    "Run `cmd` until the block ends (its output in `log`, if named); ready when `ready_url` answers."
+    with ServerProcess(name, cmd, ready_url, {**os.environ, **(env or {})}, log) as server:
         yield server
 
 

@@ -44,6 +44,7 @@ class Stack:
     servers: ExitStack
     data_service: ServerProcess | None = None
     api: ServerProcess | None = None
+    dashboard_log: Path | None = None
 
     def start_api(self) -> None:
         self.api = self.servers.enter_context(running(self.api_cmd, self.api_url + "/health", name="API"))
@@ -75,7 +76,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         settings = Settings(api_url=stack.api_url)  # the page holds no token: the user types it
         # the tests' visitors (several browsers, reloads) all come from 127.0.0.1: no share per address here
         voila = voila_command(settings, port=dashboard_port, max_pages_per_address=20)
-        servers.enter_context(running(voila, stack.dashboard_url + "voila/static/voila.js", dashboard_env(settings)))
+        stack.dashboard_log = data_dir / "voila.log"  # read when a test fails: what the server and kernels said
+        ready = stack.dashboard_url + "voila/static/voila.js"
+        servers.enter_context(running(voila, ready, dashboard_env(settings), log=stack.dashboard_log))
         yield stack
 
 
