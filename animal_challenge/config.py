@@ -92,9 +92,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(10_000, ge=1, description="Most points one batch prediction may hold.")
     api_token_file: Path | None = Field(None, description="File holding the admin token (instead of API_TOKEN).")
     cors_origins: str = Field("", description="Web origins allowed to call the API from a page, comma-separated.")
-    rate_predict: int = Field(1200, ge=1, description="Most /predict calls a minute from one address.")
-    rate_batch: int = Field(30, ge=1, description="Most /predict/batch calls a minute from one address.")
-    rate_feedback: int = Field(120, ge=1, description="Most feedback calls a minute from one address.")
+    rate_predict: int = Field(1200, ge=0, description="Most /predict calls a minute from one address (0: no limit).")
+    rate_batch: int = Field(30, ge=0, description="Most /predict/batch calls a minute from one address (0: no limit).")
+    rate_feedback: int = Field(120, ge=0, description="Most feedback calls a minute from one address (0: no limit).")
     history_max_rows: int | None = Field(1_000_000, ge=1, description="Predictions kept; older ones are deleted.")
     history_max_age_days: float | None = Field(None, gt=0, description="Days a prediction is kept (unset: no limit).")
     history_prune_every: float = Field(
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="Processes serving the API.")
     job_lease: float = Field(30.0, gt=0, description="Seconds a training job stays claimed without a sign of life.")
     rate_bulk: int = Field(
-        120, ge=1, description="Most drift reports, history exports and species counts a minute from one address."
+        120, ge=0, description="Most drift reports, exports and species counts a minute from one address (0: no limit)."
     )
     drift_window: int = Field(
         500, ge=1, le=MAX_DRIFT_WINDOW, description="Recent predictions a drift report judges unless `?last=` says."

@@ -250,10 +250,14 @@ def rate_limit(
     per_minute: int,  # requests a minute from one address
 ) -> RateLimitConfig:
     "A limit of `per_minute` requests a minute per client address on the routes of `kind`, counted apart."
+
+    async def limits(request: Request) -> bool:  # async: Litestar runs a sync check on a thread, for every request
+        return request.scope["route_handler"].opt.get("rate_limit") == kind
+
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
         identifier_for_request=lambda request: f"{kind}::{request.client.host if request.client else 'unknown'}",
-        check_throttle_handler=lambda request: request.scope["route_handler"].opt.get("rate_limit") == kind,
+        check_throttle_handler=limits,
     )
 
 
