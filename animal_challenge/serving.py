@@ -228,11 +228,12 @@ class ModelFollower(Periodic):
         try:
             store = self.stores.get()
             wanted = store.active_id()
+            missing = store._no_active() if wanted is None else None  # it reads the store too: it may fail as well
         except ModelStoreError as e:
             self._cannot(f"no model is loaded: {e}")
             return
         if wanted is None:
-            self._cannot(f"no model is loaded: {store._no_active()}")
+            self._cannot(f"no model is loaded: {missing}")
             return
         if wanted in (self.active.version_id, self.refused):
             return
