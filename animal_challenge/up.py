@@ -213,7 +213,8 @@ def run_local_system(
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)  # terminate like Ctrl-C: stop the children first
+    stops = (signal.SIGINT, signal.SIGTERM)  # terminate like Ctrl-C, stop the children first; SIGINT even if ignored
+    previous = {signum: signal.signal(signum, interrupt) for signum in stops}
     try:
         system.start(log=lambda m: print(m, flush=True))
         print(ready_block(system, settings.api_token.get_secret_value() if made_token else None), flush=True)
@@ -233,6 +234,9 @@ def run_local_system(
         return 0
     finally:
         print("stopping...", flush=True)
+        for signum in stops:  # a second Ctrl-C must not cut the stopping short (it takes 3 s at most)
+            signal.signal(signum, signal.SIG_IGN)
         system.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         print("stopped", flush=True)

@@ -40,7 +40,14 @@ def start_up(tmp_path, ports, *extra):
         "--api-port", str(ports["api"]), "--dashboard-port", str(ports["dashboard"]), *extra,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMAL_CHALLENGE_")}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=ignore_sigint
+    )
+
+
+def ignore_sigint():
+    "`up` starts with SIGINT ignored, as a script's background job (`animal-challenge up &`) does: it must stop on it."
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def test_up_runs_everything_and_stops_cleanly(tmp_path, ports):
