@@ -34,15 +34,31 @@ def ports():
     return {"data_service": free_port(), "api": free_port(), "dashboard": free_port()}
 
 
+STARTED: list[subprocess.Popen] = []  # every `up` a test started, for `kill_what_is_left`
+
+
+@pytest.fixture(autouse=True)
+def kill_what_is_left():
+    "An `up` a failed test left running is killed, and its servers with it (they get SIGTERM when it dies)."
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def start_up(tmp_path, ports, *extra):
     cmd = [
         CLI, "up", "--data-dir", str(tmp_path), "--data-service-port", str(ports["data_service"]),
         "--api-port", str(ports["api"]), "--dashboard-port", str(ports["dashboard"]), *extra,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMAL_CHALLENGE_")}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=ignore_sigint
     )
+    STARTED.append(proc)
+    return proc
 
 
 def ignore_sigint():
