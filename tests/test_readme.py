@@ -54,3 +54,16 @@ def test_the_step_table_maps_steps_one_to_five_to_chapters():
 def test_the_api_spec_is_given_where_the_api_serves_it():
     text = (ROOT / "README.md").read_text()
     assert "8000/docs/openapi.json" in text and "8000/openapi.json" not in text
+
+
+def commands(script: str) -> list[str]:
+    "The lines of a shell script or a ```sh block, comments and blank lines left out."
+    return [c for c in (line.split("#")[0].strip() for line in script.splitlines()) if c]
+
+
+def test_ci_runs_the_test_command_the_readme_gives_a_new_user():
+    "CI (.ci/run) ends with the README's test command, so what a new user runs is what CI checks."
+    block = re.search(r"## Two commands.*?```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[1]
+    readme_test = [c for c in commands(block) if "test" in c]
+    assert readme_test == ["make test"], block
+    assert commands((ROOT / ".ci" / "run").read_text())[-1] == readme_test[0]  # its last line, after the installs
