@@ -36,6 +36,8 @@ from animal_challenge.contract import (
 class ApiError(RuntimeError):
     "The API could not be reached, refused a request or answered outside the contract; the message says why."
 
+    kind = "error"  # how a page shows it (`views.notice`); a subclass may be news rather than a failure
+
 
 def _detail(body: Any) -> str:
     "The API's own explanation in an error `body`: the fields a 400 names, else its `detail`."

@@ -44,7 +44,7 @@ def reports_to(
             try:
                 result = action(self, *args, **kwargs)
             except ApiError as e:
-                text = notice(str(e), getattr(e, "kind", "error"))  # a subclass may be news rather than a failure
+                text = notice(str(e), e.kind)
             except Exception as e:
                 logging.getLogger(__name__).exception("dashboard action %s failed", action.__name__)
                 text = notice(
