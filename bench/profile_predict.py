@@ -13,21 +13,21 @@ calls: compare stages with each other, not with the first two figures). The rate
 import argparse
 import asyncio
 import cProfile
+import importlib.util
 import pstats
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import pandas as pd
-from animal_data_service.generator import generate
 
 from animal_challenge.api import create_app
-from animal_challenge.config import Settings
-from animal_challenge.labeling import label_points
-from animal_challenge.model import TRUSTED_TYPES, train_model
+from animal_challenge.model import TRUSTED_TYPES
 from animal_challenge.registry import LocalModelStore
-from animal_challenge.schema import points_frame
+
+_spec = importlib.util.spec_from_file_location("bench_monitoring", Path(__file__).with_name("monitoring.py"))
+bench_monitoring = importlib.util.module_from_spec(_spec)  # its model (as training stores one) and its settings
+_spec.loader.exec_module(bench_monitoring)
 
 DOG = {"walks_on_n_legs": 4, "height": 0.5, "weight": 20.0, "has_wings": False, "has_tail": True}
 CLIENT = {"X-Client-Id": "bench-client-000001"}
@@ -35,16 +35,10 @@ SHOWN = r"animal_challenge|litestar/(routes|_kwargs|middleware|_signature|_asgi|
 
 
 def served_app(folder: Path):
-    "An API on a folder store holding one active model of 2 000 points, the rate limits off; and that model."
-    labeled = label_points(pd.DataFrame(generate(seed=42, n=2000)))
-    model = train_model(points_frame(labeled.to_dict("records")), labeled.label)
+    "The API over the model `bench/monitoring.py` stores (10 000 points, with its training sample), no rate limits."
+    bench_monitoring.prepare(str(folder))
     store = LocalModelStore(folder / "models", trusted=TRUSTED_TYPES)
-    provenance = {"service_url": "generator", "seed": 42, "n": 2000, "n_outliers": 0, "label_counts": {}}
-    version = store.save(model, {"metrics": model.metrics, "provenance": provenance}, sample=labeled)
-    store.activate(version.id)
-    no_limits = {"rate_predict": 0, "rate_batch": 0, "rate_feedback": 0, "rate_bulk": 0}
-    settings = Settings(data_dir=folder, data_service_url="http://127.0.0.1:9", **no_limits)
-    return create_app(settings, store=store), model
+    return create_app(bench_monitoring.settings_for(str(folder), "api"), store=store), store.load()[0]
 
 
 async def profile(app, model, requests: int, rows: int) -> None:
