@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import numpy as np
 import pandas as pd
-from litestar import Controller, Litestar, Response, get, post
+from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -83,6 +83,7 @@ from animal_challenge.security import (
     CORS_HEADERS,
     EXCEPTION_HANDLERS,
     Caller,
+    ClientIdHeader,
     Conflict,
     UnsupportedMediaType,
     caller,
@@ -93,9 +94,9 @@ from animal_challenge.security import (
 )
 from animal_challenge.serving import (
     ActiveModel,
-    HistoryWriter,
     Loader,
     ModelFollower,
+    PredictBatcher,
     Probe,
     Retention,
     StoreHandle,
@@ -129,7 +130,7 @@ def api_state(
             "settings": settings,
             "log": log,
             "owns_log": owns_log,
-            "writer": HistoryWriter(log),
+            "batcher": PredictBatcher(log),
             "stores": stores,
             "active": active,
             "follower": ModelFollower(stores, active, loader),
@@ -162,7 +163,7 @@ def provide_store(state: State) -> ModelStore:
     return state.stores.require()
 
 
-DEPENDENCIES = {name: _service(name) for name in ("settings", "log", "writer", "active", "jobs", "probes")}
+DEPENDENCIES = {name: _service(name) for name in ("settings", "log", "active", "jobs", "probes")}
 DEPENDENCIES |= {name: _service(name) for name in ("samples", "thresholds")}  # what drift reports compare with
 DEPENDENCIES["store"] = Provide(provide_store, sync_to_thread=True)
 DEPENDENCIES["caller"] = Provide(caller, sync_to_thread=False)  # the client id and whether it is the admin
@@ -220,7 +221,7 @@ def create_app(
         state=api_state(settings, **services),
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
-        middleware=[rate_limit(kind, per_minute).middleware for kind, per_minute in limits if per_minute],
+        middleware=[rate_limit(kind, per_minute) for kind, per_minute in limits if per_minute],
         cors_config=CORSConfig(allow_origins=origins, allow_headers=CORS_HEADERS) if origins else None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
@@ -296,15 +297,19 @@ class PredictController(Controller):
     path, tags = "/predict", ["predictions"]
 
     @post("/", **takes(Point, rate_limit="predict", request_max_body_size=POINT_BODY_LIMIT))
-    async def predict(self, data: JSONBody[Point], state: State, caller: NamedDependency[Caller]) -> Prediction:
+    async def predict(
+        self, data: JSONBody[Point], state: State, request: Request, client_id: ClientIdHeader = ""
+    ) -> Prediction:
         "Classify one point: a species with its figures or `outlier` with reasons, what decided, the nearest points."
-        # the model and the writer straight from the state: Litestar resolves two dependencies or more in a task
-        # group of their own, a quarter of the CPU time of a /predict (bench/api.py)
+        # no injected dependency: the model and the batcher straight from the state, `caller` called here (Litestar
+        # resolves two dependencies or more in a task group of their own, a quarter of the CPU of a /predict; one
+        # costs ~10 µs a request, bench/api.py)
+        who = caller(request, client_id)
         model, version = state.active.require()
-        writer: HistoryWriter = state.writer
+        batcher: PredictBatcher = state.batcher
         point = vars(data)
-        answer = model.predict_one(point)
-        pid = await writer.record(point, answer, version.id, caller.client_id)
+        answer = model.predict_one(point, k=0)  # the nearest points: searched with the other requests of this turn
+        pid = await batcher.finish(model, version.id, point, answer, who.client_id)
         count_answers([answer["species"]], [answer["reasons"]])
         return Prediction(*(answer[c] for c in OUTPUTS), pid, version.id)
 

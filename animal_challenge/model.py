@@ -538,6 +538,7 @@ def size_sweep(
 def predict_one(
     self: AnimalModel,
     point: dict,  # the five features, already validated (e.g. an `AnimalPoint` dumped to a dict)
+    k: int = NEAREST,  # nearest training points in the explanation (0: none, for a caller that searches them itself)
 ) -> dict:
     "The prediction for one point as a dict with the same keys as a row of `predict`."
     legs, h, w = point["walks_on_n_legs"], point["height"], point["weight"]
@@ -547,7 +548,7 @@ def predict_one(
     top = logits.index(max(logits))
     lo_h, hi_h, lo_w, hi_w = fast.boxes[top]
     ok = legs * 4 + wings * 2 + tail in fast.codes[top] and lo_h <= h <= hi_h and lo_w <= w <= hi_w
-    nearest = self.nearest(np.array([[legs, h, w, wings, tail]], dtype=float))[0]
+    nearest = self.nearest(np.array([[legs, h, w, wings, tail]], dtype=float), k)[0] if k else []
     explanation = {**self.decision(top, ok, legs, h, w, wings, tail), "nearest": nearest}
     if not ok:  # no probability for a creature that is none of the species
         reasons = self.reasons_for(legs, h, w, wings, tail)

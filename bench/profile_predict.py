@@ -5,7 +5,7 @@ ASGI transport, Litestar's lifespan entered by hand), so cProfile sees every sta
 Prints the CPU per request with the client included, the model's own `predict_one` alone, and the project's and
 Litestar's functions by cumulative time under cProfile (whose own overhead inflates functions that make many small
 calls: compare stages with each other, not with the first two figures). The rate limits are off (`rate_*=0`), as in
-`bench/api.py`. A starting point for the open question of issue 10: what /predict costs since the restructure.
+`bench/api.py`. Where to look when `bench/api.py` says /predict got slower.
 
     .venv/bin/python bench/profile_predict.py [--requests 1500] [--rows 40]
 """
