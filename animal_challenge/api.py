@@ -301,9 +301,8 @@ class PredictController(Controller):
         self, data: JSONBody[Point], state: State, request: Request, client_id: ClientIdHeader = ""
     ) -> Prediction:
         "Classify one point: a species with its figures or `outlier` with reasons, what decided, the nearest points."
-        # no injected dependency: the model and the batcher straight from the state, `caller` called here (Litestar
-        # resolves two dependencies or more in a task group of their own, a quarter of the CPU of a /predict; one
-        # costs ~10 µs a request, bench/api.py)
+        # no injected dependency: the model and the batcher straight from the state, `caller` called here (with two
+        # injected, Litestar opens a task group per request; with `caller` alone, bench/api.py served a quarter less)
         who = caller(request, client_id)
         model, version = state.active.require()
         batcher: PredictBatcher = state.batcher

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
 from itertools import repeat
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import httpx
 import msgspec
 import numpy as np
 import pandas as pd
-from fastcore.basics import patch
+from fastcore.basics import groupby, patch
 
 from . import bulk
 from .artifacts import ModelStoreError, ModelVersion, UnknownVersion
@@ -512,6 +513,17 @@ def not_stored(
     return NotStored(f"the prediction was not stored, so it is not returned: {error}")
 
 # %% ../nbs/09_serving.ipynb #bc8d4c00
+class _Waiting(NamedTuple):
+    "An answer of `/predict` waiting for the flush."
+
+    model: AnimalModel  # the model that answered
+    version: str  # its version id
+    client_id: str | None  # the client that asked
+    point: dict  # the validated point
+    answer: dict  # the answer, its nearest points still to add
+    stored: asyncio.Future  # the request awaits its id (or the error) here
+
+
 class PredictBatcher:
     "Finishes the `/predict` answers ready together: their nearest points in one search, their rows in one transaction."
 
@@ -535,50 +547,44 @@ class PredictBatcher:
         if not self._waiting:
             loop.call_soon(self._flush)
         stored = loop.create_future()
-        self._waiting.append((model, point, answer, (model_version, client_id), stored))
+        self._waiting.append(_Waiting(model, model_version, client_id, point, answer, stored))
         try:
             return await stored
         except HistoryError as e:
             raise not_stored(e) from None
 
     def _flush(self) -> None:
-        "Complete and store everything waiting; a failure goes to every request it concerns, none is left waiting."
+        "Per model version, one search for the nearest points, then one transaction per client; every request settled."
         waiting, self._waiting = self._waiting, []
-        try:
-            self._add_nearest(waiting)
-        except Exception as e:
-            return self._settle(waiting, [e] * len(waiting))
-        groups: dict[tuple, list] = {}
-        for item in waiting:
-            groups.setdefault(item[3], []).append(item)
-        for (version, client_id), items in groups.items():
-            answers = {c: [item[2][c] for item in items] for c in OUTPUTS}
+        for version, answered in groupby(waiting, attrgetter("version")).items():
             try:
-                ids = self.log.record([item[1] for item in items], answers, version, client_id)
-            except Exception as e:
-                ids = [e] * len(items)
-            self._settle(items, ids)
-
-    def _add_nearest(self, waiting: list[tuple]) -> None:
-        "Each answer's nearest training points: one KD-tree query for all the points a model version answered."
-        by_version: dict[str, list] = {}
-        for item in waiting:
-            by_version.setdefault(item[3][0], []).append(item)
-        for items in by_version.values():
-            points = np.array([[point[f] for f in FEATURES] for _, point, *_ in items], dtype=float)
-            for (_, _, answer, *_), near in zip(items, items[0][0].nearest(points, self.k), strict=True):
-                answer["explanation"]["nearest"] = near
-
-    @staticmethod
-    def _settle(items: list[tuple], outcomes: list) -> None:
-        "Give each waiting request its outcome: an id, or the exception it raises."
-        for (*_, stored), outcome in zip(items, outcomes, strict=True):
-            if stored.done():  # the client went away; its row is stored all the same
+                points = np.array([[w.point[f] for f in FEATURES] for w in answered], dtype=float)
+                for w, near in zip(answered, answered[0].model.nearest(points, self.k), strict=True):
+                    w.answer["explanation"]["nearest"] = near
+            except Exception as e:  # a defect: each of these requests fails with it, none is left waiting
+                _settle(answered, [e] * len(answered))
                 continue
-            if isinstance(outcome, Exception):
-                stored.set_exception(outcome)
-            else:
-                stored.set_result(outcome)
+            for client_id, sent in groupby(answered, attrgetter("client_id")).items():
+                answers = {c: [w.answer[c] for w in sent] for c in OUTPUTS}
+                try:
+                    ids = self.log.record([w.point for w in sent], answers, version, client_id)
+                except Exception as e:
+                    ids = [e] * len(sent)
+                _settle(sent, ids)
+
+
+def _settle(
+    waiting: list[_Waiting],  # requests of one flush
+    outcomes: list,  # for each, its id or the exception it raises
+) -> None:
+    "Give each waiting request its outcome."
+    for w, outcome in zip(waiting, outcomes, strict=True):
+        if w.stored.done():  # the client went away; its row is stored all the same
+            continue
+        if isinstance(outcome, Exception):
+            w.stored.set_exception(outcome)
+        else:
+            w.stored.set_result(outcome)
 
 # %% ../nbs/09_serving.ipynb #858c78ee
 def classify(
